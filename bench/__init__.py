@@ -1,0 +1,21 @@
+"""Benchmarks: ``madoguchi bench NAME [--json]``. Each starts the servers it needs and stops them;
+the last line printed is one JSON object."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.name == "call-setup":
+        from bench.call_setup import run
+    else:
+        print(json.dumps({"error": "unknown_benchmark", "name": args.name,
+                          "known": ["call-setup"]}))
+        return 2
+    result = run(runs=args.runs, verbose=not args.json)
+    print(json.dumps(result, ensure_ascii=False), flush=True)
+    sys.stdout.flush()
+    return 0 if "error" not in result else 1

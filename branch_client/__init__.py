@@ -1,0 +1,1 @@
+"""Madoguchi branch terminal: devices, the WebRTC peer, and the resident's kiosk page."""

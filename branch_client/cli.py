@@ -1,0 +1,63 @@
+"""``madoguchi branch``: run the terminal agent and its kiosk page until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+
+from aiohttp import web
+
+from branch_client.config import BranchConfig
+from branch_client.ice import restrict_host_candidates
+from branch_client.kiosk_server import create_kiosk_app
+from branch_client.terminal import Terminal
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hub", dest="hub_url", help="hub base URL (MADOGUCHI_HUB_URL)")
+    parser.add_argument("--token", help="device token (MADOGUCHI_TERMINAL_TOKEN)")
+    parser.add_argument("--kiosk-host", help="kiosk page address (default 127.0.0.1)")
+    parser.add_argument("--kiosk-port", type=int, help="kiosk page port (default 8801)")
+    parser.add_argument("--camera", help="face camera: synthetic")
+    parser.add_argument("--audio", help="microphone and speaker: synthetic")
+    parser.add_argument("--ice-hosts", help="comma-separated local addresses for ICE, e.g. 127.0.0.1")
+    parser.add_argument("--start", dest="start_purpose", metavar="PURPOSE",
+                        help="start a session for PURPOSE at once (e.g. moving)")
+
+
+async def serve(config: BranchConfig) -> None:
+    restrict_host_candidates(config.ice_hosts)
+    terminal = Terminal(config)
+    runner = web.AppRunner(create_kiosk_app(terminal), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, config.kiosk_host, config.kiosk_port).start()
+    log.info("kiosk on http://%s:%d/ ; hub %s", config.kiosk_host, config.kiosk_port,
+             config.hub_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    link = asyncio.create_task(terminal.run(), name="hub-link")
+    try:
+        await stop.wait()
+    finally:
+        link.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await link
+        await terminal.close()
+        await runner.cleanup()
+
+
+def main(args: argparse.Namespace) -> int:
+    config = BranchConfig.from_env(
+        hub_url=args.hub_url, token=args.token, kiosk_host=args.kiosk_host,
+        kiosk_port=args.kiosk_port, camera=args.camera, audio=args.audio,
+        ice_hosts=args.ice_hosts, start_purpose=args.start_purpose,
+    )
+    asyncio.run(serve(config))
+    return 0

@@ -1,0 +1,84 @@
+"""Terminal configuration: one frozen dataclass from flags and the environment, failing fast."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed. The message names it."""
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A value that prints as ``**********``."""
+
+    value: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+
+@dataclass(frozen=True)
+class BranchConfig:
+    hub_url: str
+    """Base URL of the hub, e.g. ``https://hub.example.lg.jp`` (MADOGUCHI_HUB_URL)."""
+
+    token: Secret
+    """Device token from enrollment (MADOGUCHI_TERMINAL_TOKEN). Never printed."""
+
+    kiosk_host: str = "127.0.0.1"
+    """Where the kiosk page listens; the terminal's own browser shows it (MADOGUCHI_KIOSK_HOST)."""
+
+    kiosk_port: int = 8801
+    """Port of the kiosk page (MADOGUCHI_KIOSK_PORT)."""
+
+    camera: str = "synthetic"
+    """Face camera: ``synthetic`` (test pattern) (MADOGUCHI_CAMERA)."""
+
+    audio: str = "synthetic"
+    """Microphone: ``synthetic`` (a 440 Hz tone) (MADOGUCHI_AUDIO)."""
+
+    ice_hosts: tuple[str, ...] = ()
+    """Restrict local ICE host candidates to these addresses; empty means every interface.
+    ``127.0.0.1`` keeps a demo or test on one machine on loopback (MADOGUCHI_ICE_HOSTS)."""
+
+    start_purpose: str | None = None
+    """Start a session for this purpose as soon as the hub answers (``--start PURPOSE``)."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **flags: object) -> BranchConfig:
+        env = os.environ if env is None else env
+        given = {k: v for k, v in flags.items() if v is not None}
+        hub_url = given.get("hub_url") or env.get("MADOGUCHI_HUB_URL")
+        token = given.get("token") or env.get("MADOGUCHI_TERMINAL_TOKEN")
+        if not hub_url:
+            raise ConfigError("Config 'MADOGUCHI_HUB_URL' (--hub) is missing, and has no default.")
+        if not token:
+            raise ConfigError(
+                "Config 'MADOGUCHI_TERMINAL_TOKEN' (--token) is missing, and has no default."
+            )
+        values: dict[str, object] = {"hub_url": str(hub_url).rstrip("/"),
+                                     "token": Secret(str(token))}
+        for name, kind in (("kiosk_host", str), ("kiosk_port", int), ("camera", str),
+                           ("audio", str), ("start_purpose", str)):
+            raw = given.get(name, env.get(f"MADOGUCHI_{name.upper()}"))
+            if raw is not None:
+                try:
+                    values[name] = kind(raw)
+                except ValueError:
+                    raise ConfigError(f"Config 'MADOGUCHI_{name.upper()}' is malformed.") from None
+        hosts = given.get("ice_hosts", env.get("MADOGUCHI_ICE_HOSTS"))
+        if hosts:
+            values["ice_hosts"] = tuple(h.strip() for h in str(hosts).split(",") if h.strip())
+        config = cls(**values)  # type: ignore[arg-type]
+        if config.camera != "synthetic" or config.audio != "synthetic":
+            raise ConfigError("only the synthetic camera and audio exist so far")
+        if not config.hub_url.startswith(("http://", "https://")):
+            raise ConfigError("Config 'MADOGUCHI_HUB_URL' must start with http:// or https://")
+        return config

@@ -1,0 +1,72 @@
+"""The resident's kiosk page, served by the terminal on localhost only.
+
+The terminal's own browser shows it full-screen. Requests that change something must carry the
+``X-Madoguchi-Kiosk`` header, which a page from any other origin cannot send without a CORS
+preflight that this server never grants.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aiohttp import web
+
+from branch_client.terminal import Terminal
+
+KIOSK_DIR = Path(__file__).resolve().parent / "kiosk"
+TERMINAL = web.AppKey("terminal", Terminal)
+PURPOSES = ("moving", "birth", "certificate", "other")
+
+_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+def _error(status: int, code: str) -> web.Response:
+    return web.json_response({"error": code}, status=status)
+
+
+@web.middleware
+async def guard(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    if request.method == "POST" and request.headers.get("X-Madoguchi-Kiosk") != "1":
+        return _error(403, "missing_kiosk_header")
+    response = await handler(request)
+    response.headers.setdefault("Content-Security-Policy", _CSP)
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(KIOSK_DIR / "index.html")
+
+
+async def status(request: web.Request) -> web.Response:
+    return web.json_response(request.app[TERMINAL].snapshot())
+
+
+async def start(request: web.Request) -> web.Response:
+    try:
+        body = json.loads(await request.content.read(4096) or b"{}")
+    except ValueError:
+        return _error(400, "bad_json")
+    purpose = body.get("purpose") if isinstance(body, dict) else None
+    if purpose not in PURPOSES:
+        return _error(400, "unknown_purpose")
+    await request.app[TERMINAL].start_session(purpose)
+    return web.json_response(request.app[TERMINAL].snapshot())
+
+
+async def end(request: web.Request) -> web.Response:
+    await request.app[TERMINAL].end_session()
+    return web.json_response(request.app[TERMINAL].snapshot())
+
+
+def create_kiosk_app(terminal: Terminal) -> web.Application:
+    app = web.Application(middlewares=[guard], client_max_size=4096)
+    app[TERMINAL] = terminal
+    app.router.add_get("/", index)
+    app.router.add_get("/api/status", status)
+    app.router.add_post("/api/start", start)
+    app.router.add_post("/api/end", end)
+    app.router.add_static("/static/", KIOSK_DIR)
+    return app

@@ -1,0 +1,221 @@
+"""The terminal agent: its link to the hub, the resident's session, and the WebRTC call.
+
+The link reconnects with backoff and, once back, asks the hub for the session it had: the hub
+answers with the same session (still waiting, or connected), so a dropped network costs the
+resident nothing. The call is answered here: the specialist's browser offers, the terminal answers
+with its camera and microphone and consumes the specialist's video and audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.sdp import candidate_from_sdp
+
+import signaling as sig
+from branch_client.config import BranchConfig
+from branch_client.media import ReceivedMedia, SyntheticCamera, ToneSource
+
+log = logging.getLogger(__name__)
+
+GOODBYE_S = 8.0
+"""How long the kiosk says goodbye before it welcomes the next resident."""
+
+
+@dataclass
+class TerminalStatus:
+    """What the kiosk shows and the tests read."""
+
+    link: str = "connecting"  # connecting | online | offline
+    phase: str = "idle"  # idle | waiting | connected | in_call | ended
+    session_id: str | None = None
+    position: int | None = None
+    purpose: str | None = None
+    end_reason: str | None = None
+    last_error: str | None = None
+    calls: int = 0
+
+
+class Terminal:
+    def __init__(self, config: BranchConfig) -> None:
+        self.config = config
+        self.status = TerminalStatus()
+        self.media = ReceivedMedia()
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._pc: RTCPeerConnection | None = None
+        self._pending_start: str | None = config.start_purpose
+        self._changed = asyncio.Event()
+
+    # -- what the kiosk calls ------------------------------------------------------------------
+
+    async def start_session(self, purpose: str) -> None:
+        """The resident asks for a counter. Sent now if the hub is reachable, else on reconnect."""
+        self.status.purpose = purpose
+        self.status.end_reason = None
+        self._pending_start = purpose
+        await self._send_start()
+
+    async def end_session(self) -> None:
+        """The resident leaves: abandoned while waiting, completed once talking."""
+        sid = self.status.session_id
+        if sid is None:
+            return
+        reason = "abandoned" if self.status.phase == "waiting" else "completed"
+        await self._send(sig.SessionEnd(session_id=sid, reason=reason))
+
+    def snapshot(self) -> dict[str, Any]:
+        pc_state = self._pc.connectionState if self._pc else "closed"
+        return {**self.status.__dict__, "pc_state": pc_state, "media": self.media.snapshot()}
+
+    async def wait_changed(self, timeout: float) -> None:
+        self._changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout)
+
+    def _touch(self) -> None:
+        self._changed.set()
+
+    # -- the link to the hub -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Keep a signaling connection to the hub, reconnecting with backoff, until cancelled."""
+        url = self.config.hub_url.replace("http", "ws", 1) + "/ws"
+        headers = {"Authorization": f"Bearer {self.config.token.value}"}
+        attempt = 0
+        async with aiohttp.ClientSession() as http:
+            while True:
+                try:
+                    async with http.ws_connect(url, headers=headers, heartbeat=15.0,
+                                               max_msg_size=256 * 1024) as ws:
+                        self._ws = ws
+                        attempt = 0
+                        self.status.link = "online"
+                        self._touch()
+                        await self._send_start()
+                        async for frame in ws:
+                            if frame.type is aiohttp.WSMsgType.TEXT:
+                                await self._on_text(frame.data)
+                except aiohttp.WSServerHandshakeError as exc:
+                    self.status.last_error = "unauthorized" if exc.status == 401 else "hub_refused"
+                    log.error("hub refused the terminal (HTTP %s)", exc.status)
+                except (aiohttp.ClientError, OSError) as exc:
+                    log.info("hub unreachable: %s", exc)
+                finally:
+                    self._ws = None
+                    self.status.link = "offline"
+                    self._touch()
+                attempt += 1
+                delay = min(10.0, 0.25 * 2 ** min(attempt, 6)) * random.uniform(0.5, 1.0)  # noqa: S311
+                await asyncio.sleep(delay)
+
+    async def _send(self, message: sig.Message) -> bool:
+        ws = self._ws
+        if ws is None or ws.closed:
+            return False
+        await ws.send_str(sig.encode(message))
+        return True
+
+    async def _send_start(self) -> None:
+        purpose = self._pending_start
+        if purpose is not None:
+            await self._send(sig.SessionStart(purpose=purpose))
+
+    async def _on_text(self, text: str) -> None:
+        try:
+            message = sig.parse_message(text)
+        except sig.ProtocolError as exc:
+            log.warning("hub sent a bad message (%s): %s", exc.code, exc)
+            return
+        match message:
+            case sig.SessionWaiting(session_id=sid, position=position):
+                self._enter("waiting", sid)
+                self.status.position = position
+            case sig.SessionConnected(session_id=sid):
+                self._enter("connected", sid)
+                self.status.position = None
+            case sig.SdpOffer(session_id=sid, sdp=sdp) if sid == self.status.session_id:
+                await self._answer(sid, sdp)
+            case sig.IceCandidate(session_id=sid) if sid == self.status.session_id:
+                await self._add_candidate(message)
+            case sig.SessionEnded(session_id=sid, reason=reason) if sid == self.status.session_id:
+                self._pending_start = None
+                self.status.end_reason = reason
+                self._enter("ended", sid)
+                await self._hang_up()
+                asyncio.get_running_loop().call_later(GOODBYE_S, self._back_to_idle, sid)
+            case sig.ErrorReply(code=code, message=text):
+                log.warning("hub refused %s: %s (%s)", message.ref_type, code, text)
+                self.status.last_error = code
+            case _:
+                log.debug("ignoring %s", message.type)
+        self._touch()
+
+    def _back_to_idle(self, session_id: str) -> None:
+        """After the goodbye screen, the kiosk is ready for the next resident."""
+        if self.status.phase == "ended" and self.status.session_id == session_id:
+            self.status.phase, self.status.session_id = "idle", None
+            self._touch()
+
+    def _enter(self, phase: str, session_id: str) -> None:
+        if self.status.phase != phase or self.status.session_id != session_id:
+            log.info("session %s: state %s -> %s", session_id, self.status.phase, phase)
+        self.status.phase = phase
+        self.status.session_id = session_id
+
+    # -- the call ------------------------------------------------------------------------------
+
+    async def _answer(self, session_id: str, offer_sdp: str) -> None:
+        await self._hang_up()
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self._pc = pc
+        self.media = ReceivedMedia()
+        self.status.calls += 1
+        pc.addTrack(SyntheticCamera())
+        pc.addTrack(ToneSource())
+
+        @pc.on("track")
+        def on_track(track: Any) -> None:
+            self.media.consume(track)
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            log.info("session %s: peer connection %s", session_id, pc.connectionState)
+            if pc.connectionState == "connected" and self.status.session_id == session_id:
+                self._enter("in_call", session_id)
+            self._touch()
+
+        started = time.perf_counter()
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        await self._send(sig.SdpAnswer(session_id=session_id, sdp=pc.localDescription.sdp))
+        log.info("session %s: answered in %.0f ms", session_id,
+                 (time.perf_counter() - started) * 1000)
+
+    async def _add_candidate(self, message: sig.IceCandidate) -> None:
+        if self._pc is None or not message.candidate:
+            return
+        try:
+            candidate = candidate_from_sdp(message.candidate.removeprefix("candidate:"))
+        except (ValueError, IndexError):
+            log.warning("ignoring a malformed ICE candidate")
+            return
+        candidate.sdpMid = message.sdp_mid
+        candidate.sdpMLineIndex = message.sdp_mline_index
+        await self._pc.addIceCandidate(candidate)
+
+    async def _hang_up(self) -> None:
+        pc, self._pc = self._pc, None
+        if pc is not None:
+            await pc.close()
+        await self.media.stop()
+
+    async def close(self) -> None:
+        await self._hang_up()

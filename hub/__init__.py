@@ -1,0 +1,1 @@
+"""Madoguchi hub: the head-office server (aiohttp). All shared state lives in Redis."""

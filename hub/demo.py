@@ -1,0 +1,66 @@
+"""``madoguchi demo``: a private Redis, the hub and a simulated terminal, until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from hub.local_deployment import (
+    DEMO_ACCOUNTS,
+    DEMO_PASSWORD,
+    DeploymentError,
+    LocalDeployment,
+    free_port,
+    port_is_free,
+)
+
+
+def _port(wanted: int) -> int:
+    return wanted if port_is_free(wanted) else free_port()
+
+
+def main(args: argparse.Namespace) -> int:
+    deployment = LocalDeployment(
+        data_dir=Path(args.data_dir), hub_port=_port(args.port),
+        kiosk_port=_port(args.kiosk_port), redis_port=_port(args.redis_port),
+    )
+    print("Starting Redis, the hub and a simulated branch terminal…", flush=True)
+    try:
+        deployment.start()
+    except DeploymentError as exc:
+        print(f"madoguchi demo: {exc}", file=sys.stderr)
+        return 1
+    assert deployment.hub and deployment.branch and deployment.redis
+    accounts = "\n".join(f"    {u:<10} {role:<13} {name}" for u, role, name in DEMO_ACCOUNTS)
+    print(f"""
+Madoguchi demo is running.
+
+  Staff console   {deployment.hub.url}/console/
+  Kiosk (北支所)   {deployment.branch.kiosk_url}/
+  Redis           {deployment.redis.url}   (data and AOF under {deployment.data_dir}/redis)
+  Logs            {deployment.data_dir}/hub/*.log, {deployment.data_dir}/branch/*.log
+
+  Demo logins (password: {DEMO_PASSWORD})
+{accounts}
+
+  Try it: open the kiosk, choose a purpose; log in to the console as suzuki and press
+  「次の方を呼ぶ」. Ctrl-C stops everything.
+""", flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        while not stopped.wait(1.0):
+            for child in (deployment.redis, deployment.hub, deployment.branch):
+                if not child.running:
+                    print(f"madoguchi demo: {child.name} stopped unexpectedly:\n{child.tail()}",
+                          file=sys.stderr)
+                    stopped.set()
+    finally:
+        print("Stopping…", flush=True)
+        deployment.stop()
+    print("Stopped; nothing left running.")
+    return 0

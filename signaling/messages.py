@@ -1,0 +1,302 @@
+"""Signaling messages and the one function that parses them.
+
+Every message on the wire is one JSON object with a ``type`` tag and flat fields. Each type is a
+frozen dataclass below; its fields declare their own limits (``_text``/``_ident``/...), so the
+generic parser checks size, JSON, the tag and every field in one place, and nothing downstream
+indexes into raw peer data.
+
+``senders`` on each class names the roles allowed to send it (``terminal``, ``staff``, ``hub``);
+the hub rejects the rest with ``not_allowed``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import types
+import typing
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any, ClassVar, Final, Literal, TypeAlias
+
+MAX_MESSAGE_BYTES: Final = 64 * 1024
+"""Largest message accepted. An SDP with every codec and candidate stays well under 16 KiB."""
+
+END_REASONS: Final = frozenset(
+    {"completed", "abandoned", "no_answer", "terminal_lost", "cancelled"}
+)
+
+Role: TypeAlias = Literal["terminal", "staff", "hub"]
+
+
+class SignalingError(Exception):
+    """Base error of the signaling package. ``code`` is stable and meant for machines."""
+
+    code = "signaling_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class ProtocolError(SignalingError):
+    """The peer sent something that is not a valid message. The connection can carry on."""
+
+    code = "bad_message"
+
+
+# Field constraints, carried in dataclass metadata and enforced by the parser.
+_IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+
+
+def _ident() -> Any:
+    return field(metadata={"pattern": _IDENT, "max_len": 64})
+
+
+def _text(max_len: int, *, default: Any = MISSING) -> Any:
+    return field(default=default, metadata={"max_len": max_len})
+
+
+def _sdp() -> Any:
+    return field(metadata={"max_len": MAX_MESSAGE_BYTES, "prefix": "v=0"})
+
+
+def _int(lo: int, hi: int, *, default: Any = MISSING) -> Any:
+    return field(default=default, metadata={"min": lo, "max": hi})
+
+
+def _choice(options: frozenset[str]) -> Any:
+    return field(metadata={"choices": options})
+
+
+@dataclass(frozen=True)
+class Hello:
+    """Hub -> client, first message on a connection: who the hub takes you for."""
+
+    type: ClassVar[str] = "hello"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    role: str = _choice(frozenset({"terminal", "staff"}))
+    peer_id: str = _ident()
+
+
+@dataclass(frozen=True)
+class SessionStart:
+    """Terminal -> hub: a resident asks for a counter. ``purpose`` is a catalog key."""
+
+    type: ClassVar[str] = "session.start"
+    senders: ClassVar[frozenset[str]] = frozenset({"terminal"})
+    purpose: str = _ident()
+
+
+@dataclass(frozen=True)
+class SessionWaiting:
+    """Hub -> terminal: the session exists and waits in the queue."""
+
+    type: ClassVar[str] = "session.waiting"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    session_id: str = _ident()
+    position: int = _int(0, 1_000_000)
+
+
+@dataclass(frozen=True)
+class QueueNext:
+    """Staff -> hub: take the next waiting resident."""
+
+    type: ClassVar[str] = "queue.next"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+
+
+@dataclass(frozen=True)
+class QueueEmpty:
+    """Hub -> staff: nobody is waiting."""
+
+    type: ClassVar[str] = "queue.empty"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+
+
+@dataclass(frozen=True)
+class SessionAssigned:
+    """Hub -> staff: this session is now yours; send the terminal an offer."""
+
+    type: ClassVar[str] = "session.assigned"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    session_id: str = _ident()
+    terminal_id: str = _ident()
+    purpose: str = _ident()
+
+
+@dataclass(frozen=True)
+class SessionConnected:
+    """Hub -> terminal: a specialist took the session; an offer follows."""
+
+    type: ClassVar[str] = "session.connected"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    session_id: str = _ident()
+
+
+@dataclass(frozen=True)
+class SdpOffer:
+    """Staff -> terminal (relayed by the hub): WebRTC offer, ICE candidates included."""
+
+    type: ClassVar[str] = "sdp.offer"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    session_id: str = _ident()
+    sdp: str = _sdp()
+
+
+@dataclass(frozen=True)
+class SdpAnswer:
+    """Terminal -> staff (relayed by the hub): WebRTC answer, ICE candidates included."""
+
+    type: ClassVar[str] = "sdp.answer"
+    senders: ClassVar[frozenset[str]] = frozenset({"terminal"})
+    session_id: str = _ident()
+    sdp: str = _sdp()
+
+
+@dataclass(frozen=True)
+class IceCandidate:
+    """Either peer -> the other: a trickled ICE candidate; ``candidate == ""`` ends the list."""
+
+    type: ClassVar[str] = "ice.candidate"
+    senders: ClassVar[frozenset[str]] = frozenset({"terminal", "staff"})
+    session_id: str = _ident()
+    candidate: str = _text(1024)
+    sdp_mid: str | None = _text(64, default=None)
+    sdp_mline_index: int | None = _int(0, 64, default=None)
+
+
+@dataclass(frozen=True)
+class SessionEnd:
+    """Terminal or staff -> hub: hang up."""
+
+    type: ClassVar[str] = "session.end"
+    senders: ClassVar[frozenset[str]] = frozenset({"terminal", "staff"})
+    session_id: str = _ident()
+    reason: str = _choice(END_REASONS)
+
+
+@dataclass(frozen=True)
+class SessionEnded:
+    """Hub -> both sides: the session is over."""
+
+    type: ClassVar[str] = "session.ended"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    session_id: str = _ident()
+    reason: str = _choice(END_REASONS)
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    """Hub -> client: the last message was refused. The connection stays up."""
+
+    type: ClassVar[str] = "error"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    code: str = _ident()
+    message: str = _text(512)
+    ref_type: str | None = _text(64, default=None)
+
+
+Message: TypeAlias = (
+    Hello
+    | SessionStart
+    | SessionWaiting
+    | QueueNext
+    | QueueEmpty
+    | SessionAssigned
+    | SessionConnected
+    | SdpOffer
+    | SdpAnswer
+    | IceCandidate
+    | SessionEnd
+    | SessionEnded
+    | ErrorReply
+)
+
+_TYPES: Final[dict[str, type[Message]]] = {
+    cls.type: cls for cls in typing.get_args(Message)
+}
+
+
+def message_types() -> dict[str, type[Message]]:
+    """Every message class by its wire tag."""
+    return dict(_TYPES)
+
+
+def encode(message: Message) -> str:
+    """The wire form of ``message``: compact JSON with the ``type`` tag first."""
+    return json.dumps({"type": message.type, **asdict(message)}, ensure_ascii=False,
+                      separators=(",", ":"))
+
+
+def parse_message(text: str | bytes) -> Message:
+    """Parse and validate one message from a peer.
+
+    Raises :class:`ProtocolError` with a stable ``code``: ``too_large``, ``bad_json``,
+    ``not_an_object``, ``unknown_type``, ``missing_field``, ``bad_field``, ``unknown_field``.
+    """
+    size = len(text.encode("utf-8") if isinstance(text, str) else text)
+    if size > MAX_MESSAGE_BYTES:
+        raise ProtocolError(f"message of {size} bytes exceeds {MAX_MESSAGE_BYTES}", code="too_large")
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"not JSON: {exc}", code="bad_json") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("a message is a JSON object", code="not_an_object")
+    tag = data.get("type")
+    cls = _TYPES.get(tag) if isinstance(tag, str) else None
+    if cls is None:
+        raise ProtocolError(f"unknown message type {str(tag)[:64]!r}", code="unknown_type")
+    return _build(cls, data)
+
+
+def _build(cls: type[Message], data: dict[str, Any]) -> Message:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    extra = set(data) - known - {"type"}
+    if extra:
+        name = sorted(extra)[0][:64]
+        raise ProtocolError(f"{cls.type}: unknown field {name!r}", code="unknown_field")
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in data:
+            if f.default is MISSING:
+                raise ProtocolError(f"{cls.type}: missing field {f.name!r}", code="missing_field")
+            continue
+        values[f.name] = _check(cls.type, f.name, data[f.name], hints[f.name], f.metadata)
+    return cls(**values)
+
+
+def _check(tag: str, name: str, value: Any, hint: Any, meta: Any) -> Any:
+    def bad(why: str) -> ProtocolError:
+        return ProtocolError(f"{tag}: field {name!r} {why}", code="bad_field")
+
+    optional = isinstance(hint, types.UnionType) and type(None) in typing.get_args(hint)
+    if value is None:
+        if optional:
+            return None
+        raise bad("must not be null")
+    base = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
+    if base is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise bad("must be an integer")
+        if not meta.get("min", value) <= value <= meta.get("max", value):
+            raise bad(f"must be between {meta['min']} and {meta['max']}")
+        return value
+    if base is str:
+        if not isinstance(value, str):
+            raise bad("must be a string")
+        if len(value) > meta.get("max_len", MAX_MESSAGE_BYTES):
+            raise bad(f"is longer than {meta['max_len']} characters")
+        pattern = meta.get("pattern")
+        if pattern is not None and not pattern.fullmatch(value):
+            raise bad("has characters or a form that is not allowed")
+        choices = meta.get("choices")
+        if choices is not None and value not in choices:
+            raise bad(f"must be one of {', '.join(sorted(choices))}")
+        prefix = meta.get("prefix")
+        if prefix is not None and not value.startswith(prefix):
+            raise bad(f"must start with {prefix!r}")
+        return value
+    raise TypeError(f"{tag}.{name}: unsupported field type {hint!r}")  # our bug, not the peer's

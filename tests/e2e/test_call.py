@@ -1,0 +1,77 @@
+"""A resident at a terminal and a specialist in a browser see and hear each other."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+from playwright.sync_api import Page
+
+from hub.local_deployment import LocalDeployment
+
+MIN_FRAMES = 30
+
+
+def _wait_for(predicate, what: str, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}; last value {last!r}")
+
+
+def test_call_both_ways_then_end(deployment: LocalDeployment, specialist_page: Page) -> None:
+    branch, page = deployment.branch, specialist_page
+    assert branch is not None and deployment.redis is not None
+
+    # The resident asks for a counter at the kiosk.
+    kiosk = page.context.new_page()
+    kiosk.goto(branch.kiosk_url + "/")
+    kiosk.click("button[data-purpose=moving]")
+    waiting = _wait_for(lambda: branch.status()["phase"] == "waiting" and branch.status(),
+                        "the terminal to wait")
+    session_id = waiting["session_id"]
+    kiosk.wait_for_selector("#screen-waiting:not([hidden])")
+
+    # The specialist takes the next resident; media flows both ways.
+    page.click("#next")
+    page.wait_for_function("window.madoguchiConsole.sessionId !== null")
+    assert page.evaluate("window.madoguchiConsole.sessionId") == session_id
+    page.wait_for_function(
+        f"window.madoguchiConsole.inboundStats().then(s => s.framesDecoded >= {MIN_FRAMES})",
+        polling=200, timeout=20_000,
+    )
+    media = _wait_for(
+        lambda: (m := branch.status()["media"])["video_frames"] >= MIN_FRAMES
+        and m["audio_frames"] >= MIN_FRAMES and m,
+        "the terminal to receive the browser's video and audio",
+    )
+    assert media["first_video_frame_at"] is not None
+    assert branch.status()["phase"] == "in_call"
+    kiosk.wait_for_selector("#screen-call:not([hidden])")
+
+    # "End" closes both sides.
+    page.click("#end")
+    page.wait_for_function("window.madoguchiConsole.phase === 'ended'")
+    assert page.evaluate("window.madoguchiConsole.connectionState") == "closed"
+    ended = _wait_for(lambda: branch.status()["phase"] == "ended" and branch.status(),
+                      "the terminal to hang up")
+    assert ended["end_reason"] == "completed"
+    assert ended["pc_state"] == "closed"
+    kiosk.wait_for_selector("#screen-ended:not([hidden])")
+
+    # The session record in Redis: waiting -> connected -> ended, with timestamps in order.
+    client = redis.Redis(port=deployment.redis.port, decode_responses=True)
+    record = client.hgetall(f"mdg:session:{session_id}")
+    client.close()
+    assert record["state"] == "ended"
+    assert record["end_reason"] == "completed"
+    assert record["specialist"] == "suzuki"
+    waiting_at, connected_at, ended_at = (
+        float(record[f"{s}_at"]) for s in ("waiting", "connected", "ended")
+    )
+    assert waiting_at <= connected_at <= ended_at
+    assert ended_at - waiting_at < 120
