@@ -12,8 +12,9 @@ def main(args: argparse.Namespace) -> int:
     if args.name == "call-setup":
         from bench.call_setup import run
     else:
-        print(json.dumps({"error": "unknown_benchmark", "name": args.name,
-                          "known": ["call-setup"]}))
+        print(
+            json.dumps({"error": "unknown_benchmark", "name": args.name, "known": ["call-setup"]})
+        )
         return 2
     result = run(runs=args.runs, verbose=not args.json)
     print(json.dumps(result, ensure_ascii=False), flush=True)

@@ -25,9 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kiosk-port", type=int, help="kiosk page port (default 8801)")
     parser.add_argument("--camera", help="face camera: synthetic")
     parser.add_argument("--audio", help="microphone and speaker: synthetic")
-    parser.add_argument("--ice-hosts", help="comma-separated local addresses for ICE, e.g. 127.0.0.1")
-    parser.add_argument("--start", dest="start_purpose", metavar="PURPOSE",
-                        help="start a session for PURPOSE at once (e.g. moving)")
+    parser.add_argument(
+        "--ice-hosts", help="comma-separated local addresses for ICE, e.g. 127.0.0.1"
+    )
+    parser.add_argument(
+        "--start",
+        dest="start_purpose",
+        metavar="PURPOSE",
+        help="start a session for PURPOSE at once (e.g. moving)",
+    )
 
 
 async def serve(config: BranchConfig) -> None:
@@ -36,8 +42,9 @@ async def serve(config: BranchConfig) -> None:
     runner = web.AppRunner(create_kiosk_app(terminal), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, config.kiosk_host, config.kiosk_port).start()
-    log.info("kiosk on http://%s:%d/ ; hub %s", config.kiosk_host, config.kiosk_port,
-             config.hub_url)
+    log.info(
+        "kiosk on http://%s:%d/ ; hub %s", config.kiosk_host, config.kiosk_port, config.hub_url
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -55,9 +62,14 @@ async def serve(config: BranchConfig) -> None:
 
 def main(args: argparse.Namespace) -> int:
     config = BranchConfig.from_env(
-        hub_url=args.hub_url, token=args.token, kiosk_host=args.kiosk_host,
-        kiosk_port=args.kiosk_port, camera=args.camera, audio=args.audio,
-        ice_hosts=args.ice_hosts, start_purpose=args.start_purpose,
+        hub_url=args.hub_url,
+        token=args.token,
+        kiosk_host=args.kiosk_host,
+        kiosk_port=args.kiosk_port,
+        camera=args.camera,
+        audio=args.audio,
+        ice_hosts=args.ice_hosts,
+        start_purpose=args.start_purpose,
     )
     asyncio.run(serve(config))
     return 0

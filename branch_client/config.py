@@ -63,16 +63,20 @@ class BranchConfig:
             raise ConfigError(
                 "Config 'MADOGUCHI_TERMINAL_TOKEN' (--token) is missing, and has no default."
             )
-        values: dict[str, object] = {"hub_url": str(hub_url).rstrip("/"),
-                                     "token": Secret(str(token))}
-        for name, kind in (("kiosk_host", str), ("kiosk_port", int), ("camera", str),
-                           ("audio", str), ("start_purpose", str)):
+        values: dict[str, object] = {
+            "hub_url": str(hub_url).rstrip("/"),
+            "token": Secret(str(token)),
+        }
+        for name in ("kiosk_host", "camera", "audio", "start_purpose"):
             raw = given.get(name, env.get(f"MADOGUCHI_{name.upper()}"))
             if raw is not None:
-                try:
-                    values[name] = kind(raw)
-                except ValueError:
-                    raise ConfigError(f"Config 'MADOGUCHI_{name.upper()}' is malformed.") from None
+                values[name] = str(raw)
+        port = given.get("kiosk_port", env.get("MADOGUCHI_KIOSK_PORT"))
+        if port is not None:
+            try:
+                values["kiosk_port"] = int(str(port))
+            except ValueError:
+                raise ConfigError("Config 'MADOGUCHI_KIOSK_PORT' is malformed.") from None
         hosts = given.get("ice_hosts", env.get("MADOGUCHI_ICE_HOSTS"))
         if hosts:
             values["ice_hosts"] = tuple(h.strip() for h in str(hosts).split(",") if h.strip())

@@ -20,8 +20,11 @@ def restrict_host_candidates(addresses: tuple[str, ...]) -> None:
         ipaddress.ip_address(address)  # fail fast on a typo
 
     def only_these(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        return [a for a in addresses
-                if (use_ipv4 and ipaddress.ip_address(a).version == 4)
-                or (use_ipv6 and ipaddress.ip_address(a).version == 6)]
+        return [
+            a
+            for a in addresses
+            if (use_ipv4 and ipaddress.ip_address(a).version == 4)
+            or (use_ipv6 and ipaddress.ip_address(a).version == 6)
+        ]
 
     aioice.ice.get_host_addresses = only_these

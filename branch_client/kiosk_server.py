@@ -18,8 +18,10 @@ KIOSK_DIR = Path(__file__).resolve().parent / "kiosk"
 TERMINAL = web.AppKey("terminal", Terminal)
 PURPOSES = ("moving", "birth", "certificate", "other")
 
-_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 def _error(status: int, code: str) -> web.Response:

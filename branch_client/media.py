@@ -25,12 +25,28 @@ log = logging.getLogger(__name__)
 
 # Seven-segment digits: which of segments a..g are lit.
 _SEGMENTS = {
-    "0": "abcdef", "1": "bc", "2": "abdeg", "3": "abcdg", "4": "bcfg",
-    "5": "acdfg", "6": "acdefg", "7": "abc", "8": "abcdefg", "9": "abcdfg",
+    "0": "abcdef",
+    "1": "bc",
+    "2": "abdeg",
+    "3": "abcdg",
+    "4": "bcfg",
+    "5": "acdfg",
+    "6": "acdefg",
+    "7": "abc",
+    "8": "abcdefg",
+    "9": "abcdfg",
 }
 _BARS = np.array(
-    [[192, 192, 192], [0, 192, 192], [192, 192, 0], [0, 192, 0],
-     [192, 0, 192], [0, 0, 192], [192, 0, 0], [16, 16, 16]],
+    [
+        [192, 192, 192],
+        [0, 192, 192],
+        [192, 192, 0],
+        [0, 192, 0],
+        [192, 0, 192],
+        [0, 0, 192],
+        [192, 0, 0],
+        [16, 16, 16],
+    ],
     dtype=np.uint8,
 )  # BGR: grey, yellow, cyan, green, magenta, red, blue, black
 
@@ -49,9 +65,13 @@ def draw_digit(img: np.ndarray, char: str, x: int, y: int, w: int, h: int, colou
         return
     half = h // 2
     boxes = {
-        "a": (x, y, w, t), "d": (x, y + h - t, w, t), "g": (x, y + half - t // 2, w, t),
-        "f": (x, y, t, half), "b": (x + w - t, y, t, half),
-        "e": (x, y + half, t, h - half), "c": (x + w - t, y + half, t, h - half),
+        "a": (x, y, w, t),
+        "d": (x, y + h - t, w, t),
+        "g": (x, y + half - t // 2, w, t),
+        "f": (x, y, t, half),
+        "b": (x + w - t, y, t, half),
+        "e": (x, y + half, t, h - half),
+        "c": (x + w - t, y + half, t, h - half),
     }
     for seg in _SEGMENTS.get(char, ""):
         bx, by, bw, bh = boxes[seg]
@@ -81,8 +101,9 @@ def pattern_frame(width: int, height: int, t: float, frame_no: int) -> np.ndarra
     cell = max(2, width // 80)
     for bit in range(16):
         lit = (frame_no >> (15 - bit)) & 1
-        img[band_h + 2 * gap : band_h + 2 * gap + cell,
-            gap + bit * cell : gap + (bit + 1) * cell] = 255 if lit else 0
+        img[
+            band_h + 2 * gap : band_h + 2 * gap + cell, gap + bit * cell : gap + (bit + 1) * cell
+        ] = 255 if lit else 0
     return img
 
 

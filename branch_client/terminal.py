@@ -9,7 +9,6 @@ with its camera and microphone and consumes the specialist's video and audio.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -52,7 +51,6 @@ class Terminal:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._pc: RTCPeerConnection | None = None
         self._pending_start: str | None = config.start_purpose
-        self._changed = asyncio.Event()
 
     # -- what the kiosk calls ------------------------------------------------------------------
 
@@ -75,14 +73,6 @@ class Terminal:
         pc_state = self._pc.connectionState if self._pc else "closed"
         return {**self.status.__dict__, "pc_state": pc_state, "media": self.media.snapshot()}
 
-    async def wait_changed(self, timeout: float) -> None:
-        self._changed.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), timeout)
-
-    def _touch(self) -> None:
-        self._changed.set()
-
     # -- the link to the hub -------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -93,12 +83,12 @@ class Terminal:
         async with aiohttp.ClientSession() as http:
             while True:
                 try:
-                    async with http.ws_connect(url, headers=headers, heartbeat=15.0,
-                                               max_msg_size=256 * 1024) as ws:
+                    async with http.ws_connect(
+                        url, headers=headers, heartbeat=15.0, max_msg_size=256 * 1024
+                    ) as ws:
                         self._ws = ws
                         attempt = 0
                         self.status.link = "online"
-                        self._touch()
                         await self._send_start()
                         async for frame in ws:
                             if frame.type is aiohttp.WSMsgType.TEXT:
@@ -111,7 +101,6 @@ class Terminal:
                 finally:
                     self._ws = None
                     self.status.link = "offline"
-                    self._touch()
                 attempt += 1
                 delay = min(10.0, 0.25 * 2 ** min(attempt, 6)) * random.uniform(0.5, 1.0)  # noqa: S311
                 await asyncio.sleep(delay)
@@ -156,13 +145,11 @@ class Terminal:
                 self.status.last_error = code
             case _:
                 log.debug("ignoring %s", message.type)
-        self._touch()
 
     def _back_to_idle(self, session_id: str) -> None:
         """After the goodbye screen, the kiosk is ready for the next resident."""
         if self.status.phase == "ended" and self.status.session_id == session_id:
             self.status.phase, self.status.session_id = "idle", None
-            self._touch()
 
     def _enter(self, phase: str, session_id: str) -> None:
         if self.status.phase != phase or self.status.session_id != session_id:
@@ -190,14 +177,14 @@ class Terminal:
             log.info("session %s: peer connection %s", session_id, pc.connectionState)
             if pc.connectionState == "connected" and self.status.session_id == session_id:
                 self._enter("in_call", session_id)
-            self._touch()
 
         started = time.perf_counter()
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         await pc.setLocalDescription(await pc.createAnswer())
         await self._send(sig.SdpAnswer(session_id=session_id, sdp=pc.localDescription.sdp))
-        log.info("session %s: answered in %.0f ms", session_id,
-                 (time.perf_counter() - started) * 1000)
+        log.info(
+            "session %s: answered in %.0f ms", session_id, (time.perf_counter() - started) * 1000
+        )
 
     async def _add_candidate(self, message: sig.IceCandidate) -> None:
         if self._pc is None or not message.candidate:

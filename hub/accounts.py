@@ -50,8 +50,12 @@ async def add_account(
     digest = await asyncio.to_thread(_hasher.hash, password)
     await redis.hset(
         _key(username),
-        mapping={"password_hash": digest, "role": role, "display_name": display_name,
-                 "disabled": "0"},
+        mapping={
+            "password_hash": digest,
+            "role": role,
+            "display_name": display_name,
+            "disabled": "0",
+        },
     )
     return Account(username, role, display_name)
 
@@ -60,8 +64,9 @@ async def get_account(redis: aioredis.Redis, username: str) -> Account | None:
     raw = await redis.hgetall(_key(username))
     if not raw:
         return None
-    return Account(username, raw["role"], raw.get("display_name", username),
-                   raw.get("disabled") == "1")
+    return Account(
+        username, raw["role"], raw.get("display_name", username), raw.get("disabled") == "1"
+    )
 
 
 async def verify_password(redis: aioredis.Redis, username: str, password: str) -> Account | None:

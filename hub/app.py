@@ -70,15 +70,18 @@ def _same_origin(request: web.Request) -> bool:
 
 async def _read_json(request: web.Request) -> dict[str, Any]:
     if request.content_length is not None and request.content_length > MAX_JSON_BODY:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_JSON_BODY,
-                                            actual_size=request.content_length)
+        raise web.HTTPRequestEntityTooLarge(
+            max_size=MAX_JSON_BODY, actual_size=request.content_length
+        )
     try:
         body = json.loads(await request.content.read(MAX_JSON_BODY + 1) or b"null")
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text='{"error":"bad_json","message":"a JSON object, please"}',
-                                 content_type="application/json")
+        raise web.HTTPBadRequest(
+            text='{"error":"bad_json","message":"a JSON object, please"}',
+            content_type="application/json",
+        )
     return body
 
 
@@ -90,8 +93,9 @@ async def healthz(request: web.Request) -> web.Response:
         await request.app[keys.REDIS].ping()
     except (RedisError, OSError):
         return web.json_response({"status": "degraded", "redis": "unreachable"}, status=503)
-    return web.json_response({"status": "ok", "redis": "ok",
-                              "hub_id": request.app[keys.CONFIG].hub_id})
+    return web.json_response(
+        {"status": "ok", "redis": "ok", "hub_id": request.app[keys.CONFIG].hub_id}
+    )
 
 
 async def login(request: web.Request) -> web.Response:
@@ -106,10 +110,18 @@ async def login(request: web.Request) -> web.Response:
         return json_error(401, "bad_credentials", "wrong username or password")
     config = request.app[keys.CONFIG]
     token = await open_login(redis, account.username, config.login_ttl_s)
-    response = web.json_response({"username": account.username, "role": account.role,
-                                  "display_name": account.display_name})
-    response.set_cookie(keys.LOGIN_COOKIE, token, httponly=True, samesite="Strict",
-                        secure=config.cookie_secure, path="/", max_age=config.login_ttl_s)
+    response = web.json_response(
+        {"username": account.username, "role": account.role, "display_name": account.display_name}
+    )
+    response.set_cookie(
+        keys.LOGIN_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=config.cookie_secure,
+        path="/",
+        max_age=config.login_ttl_s,
+    )
     log.info("login %s (%s)", account.username, account.role)
     return response
 
@@ -125,13 +137,14 @@ async def logout(request: web.Request) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     config = request.app[keys.CONFIG]
-    account = await account_for_login(request.app[keys.REDIS],
-                                      request.cookies.get(keys.LOGIN_COOKIE, ""),
-                                      config.login_ttl_s)
+    account = await account_for_login(
+        request.app[keys.REDIS], request.cookies.get(keys.LOGIN_COOKIE, ""), config.login_ttl_s
+    )
     if account is None:
         return json_error(401, "unauthenticated", "please log in")
-    return web.json_response({"username": account.username, "role": account.role,
-                              "display_name": account.display_name})
+    return web.json_response(
+        {"username": account.username, "role": account.role, "display_name": account.display_name}
+    )
 
 
 async def console_index(request: web.Request) -> web.FileResponse:
@@ -147,8 +160,9 @@ async def root(request: web.Request) -> web.Response:
 
 async def _connections(app: web.Application) -> AsyncIterator[None]:
     config = app[keys.CONFIG]
-    redis = aioredis.from_url(config.redis_url, decode_responses=True,
-                              health_check_interval=10, socket_connect_timeout=5)
+    redis = aioredis.from_url(
+        config.redis_url, decode_responses=True, health_check_interval=10, socket_connect_timeout=5
+    )
     relay = Relay(redis, config.hub_id)
     app[keys.REDIS] = redis
     app[keys.STORE] = Store(redis)
@@ -161,7 +175,8 @@ async def _connections(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_sockets(app: web.Application) -> None:
-    for ws in list(app[keys.SOCKETS]):
+    sockets = app[keys.SOCKETS]
+    for ws in list(sockets):
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"hub shutting down")
 
 
@@ -175,7 +190,7 @@ def _redacted(url: str) -> str:
 def create_app(config: HubConfig) -> web.Application:
     app = web.Application(middlewares=[errors_and_headers], client_max_size=MAX_JSON_BODY)
     app[keys.CONFIG] = config
-    app[keys.SOCKETS] = weakref.WeakSet()
+    app[keys.SOCKETS] = weakref.WeakSet[web.WebSocketResponse]()
     app.cleanup_ctx.append(_connections)
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/", root)

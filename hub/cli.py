@@ -29,14 +29,22 @@ def run_hub(args: argparse.Namespace) -> int:
     from hub.config import HubConfig
 
     config = HubConfig.from_env(
-        host=args.host, port=args.port, redis_url=args.redis_url,
+        host=args.host,
+        port=args.port,
+        redis_url=args.redis_url,
         data_dir=Path(args.data_dir) if args.data_dir else None,
     )
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    web.run_app(create_app(config), host=config.host, port=config.port, access_log=None,
-                print=lambda *_: logging.getLogger("hub").info(
-                    "listening on http://%s:%d", config.host, config.port),
-                shutdown_timeout=5.0)
+    web.run_app(
+        create_app(config),
+        host=config.host,
+        port=config.port,
+        access_log=None,
+        print=lambda *_: logging.getLogger("hub").info(
+            "listening on http://%s:%d", config.host, config.port
+        ),
+        shutdown_timeout=5.0,
+    )
     return 0
 
 
@@ -91,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=args.log_level.upper(), stream=sys.stderr,
+        level=args.log_level.upper(),
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     from branch_client.config import ConfigError as BranchConfigError

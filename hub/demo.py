@@ -24,8 +24,10 @@ def _port(wanted: int) -> int:
 
 def main(args: argparse.Namespace) -> int:
     deployment = LocalDeployment(
-        data_dir=Path(args.data_dir), hub_port=_port(args.port),
-        kiosk_port=_port(args.kiosk_port), redis_port=_port(args.redis_port),
+        data_dir=Path(args.data_dir),
+        hub_port=_port(args.port),
+        kiosk_port=_port(args.kiosk_port),
+        redis_port=_port(args.redis_port),
     )
     print("Starting Redis, the hub and a simulated branch terminal…", flush=True)
     try:
@@ -35,7 +37,8 @@ def main(args: argparse.Namespace) -> int:
         return 1
     assert deployment.hub and deployment.branch and deployment.redis
     accounts = "\n".join(f"    {u:<10} {role:<13} {name}" for u, role, name in DEMO_ACCOUNTS)
-    print(f"""
+    print(
+        f"""
 Madoguchi demo is running.
 
   Staff console   {deployment.hub.url}/console/
@@ -48,7 +51,9 @@ Madoguchi demo is running.
 
   Try it: open the kiosk, choose a purpose; log in to the console as suzuki and press
   「次の方を呼ぶ」. Ctrl-C stops everything.
-""", flush=True)
+""",
+        flush=True,
+    )
     stopped = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -56,8 +61,10 @@ Madoguchi demo is running.
         while not stopped.wait(1.0):
             for child in (deployment.redis, deployment.hub, deployment.branch):
                 if not child.running:
-                    print(f"madoguchi demo: {child.name} stopped unexpectedly:\n{child.tail()}",
-                          file=sys.stderr)
+                    print(
+                        f"madoguchi demo: {child.name} stopped unexpectedly:\n{child.tail()}",
+                        file=sys.stderr,
+                    )
                     stopped.set()
     finally:
         print("Stopping…", flush=True)

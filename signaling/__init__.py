@@ -5,8 +5,8 @@ Pure: no sockets, no event loop. Every process (hub, terminal, tests) parses wha
 """
 
 from signaling.messages import (
-    MAX_MESSAGE_BYTES,
     END_REASONS,
+    MAX_MESSAGE_BYTES,
     ErrorReply,
     Hello,
     IceCandidate,

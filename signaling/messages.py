@@ -213,9 +213,7 @@ Message: TypeAlias = (
     | ErrorReply
 )
 
-_TYPES: Final[dict[str, type[Message]]] = {
-    cls.type: cls for cls in typing.get_args(Message)
-}
+_TYPES: Final[dict[str, type[Message]]] = {cls.type: cls for cls in typing.get_args(Message)}
 
 
 def message_types() -> dict[str, type[Message]]:
@@ -225,8 +223,9 @@ def message_types() -> dict[str, type[Message]]:
 
 def encode(message: Message) -> str:
     """The wire form of ``message``: compact JSON with the ``type`` tag first."""
-    return json.dumps({"type": message.type, **asdict(message)}, ensure_ascii=False,
-                      separators=(",", ":"))
+    return json.dumps(
+        {"type": message.type, **asdict(message)}, ensure_ascii=False, separators=(",", ":")
+    )
 
 
 def parse_message(text: str | bytes) -> Message:
@@ -237,7 +236,9 @@ def parse_message(text: str | bytes) -> Message:
     """
     size = len(text.encode("utf-8") if isinstance(text, str) else text)
     if size > MAX_MESSAGE_BYTES:
-        raise ProtocolError(f"message of {size} bytes exceeds {MAX_MESSAGE_BYTES}", code="too_large")
+        raise ProtocolError(
+            f"message of {size} bytes exceeds {MAX_MESSAGE_BYTES}", code="too_large"
+        )
     try:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -27,3 +27,17 @@ def redis_url(redis_server: RedisServer) -> str:
     client.flushall()
     client.close()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def loopback_ice() -> None:
+    """aiortc peers in this process offer loopback candidates only: no packet leaves the host."""
+    from branch_client.ice import restrict_host_candidates
+
+    restrict_host_candidates(("127.0.0.1",))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """End-to-end tests run last: Playwright's sync API keeps an event loop running on the main
+    thread while its browser lives, which the asyncio tests cannot share."""
+    items.sort(key=lambda item: "/e2e/" in str(item.path))

@@ -12,6 +12,14 @@ from hub.local_deployment import LocalDeployment
 MIN_FRAMES = 30
 
 
+def wait_js(page: Page, expression: str, timeout: float = 20.0) -> None:
+    """Poll a page expression from Python. (Playwright's wait_for_function evaluates strings in
+    the page, which the console's strict CSP rightly forbids.)"""
+    _wait_for(
+        lambda: page.evaluate(f"async () => Boolean(await ({expression}))"), expression, timeout
+    )
+
+
 def _wait_for(predicate, what: str, timeout: float = 20.0):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     last = None
@@ -31,22 +39,25 @@ def test_call_both_ways_then_end(deployment: LocalDeployment, specialist_page: P
     kiosk = page.context.new_page()
     kiosk.goto(branch.kiosk_url + "/")
     kiosk.click("button[data-purpose=moving]")
-    waiting = _wait_for(lambda: branch.status()["phase"] == "waiting" and branch.status(),
-                        "the terminal to wait")
+    waiting = _wait_for(
+        lambda: branch.status()["phase"] == "waiting" and branch.status(), "the terminal to wait"
+    )
     session_id = waiting["session_id"]
     kiosk.wait_for_selector("#screen-waiting:not([hidden])")
 
     # The specialist takes the next resident; media flows both ways.
     page.click("#next")
-    page.wait_for_function("window.madoguchiConsole.sessionId !== null")
+    wait_js(page, "window.madoguchiConsole.sessionId !== null")
     assert page.evaluate("window.madoguchiConsole.sessionId") == session_id
-    page.wait_for_function(
-        f"window.madoguchiConsole.inboundStats().then(s => s.framesDecoded >= {MIN_FRAMES})",
-        polling=200, timeout=20_000,
+    wait_js(
+        page, f"window.madoguchiConsole.inboundStats().then(s => s.framesDecoded >= {MIN_FRAMES})"
     )
     media = _wait_for(
-        lambda: (m := branch.status()["media"])["video_frames"] >= MIN_FRAMES
-        and m["audio_frames"] >= MIN_FRAMES and m,
+        lambda: (
+            (m := branch.status()["media"])["video_frames"] >= MIN_FRAMES
+            and m["audio_frames"] >= MIN_FRAMES
+            and m
+        ),
         "the terminal to receive the browser's video and audio",
     )
     assert media["first_video_frame_at"] is not None
@@ -55,10 +66,11 @@ def test_call_both_ways_then_end(deployment: LocalDeployment, specialist_page: P
 
     # "End" closes both sides.
     page.click("#end")
-    page.wait_for_function("window.madoguchiConsole.phase === 'ended'")
+    wait_js(page, "window.madoguchiConsole.phase === 'ended'")
     assert page.evaluate("window.madoguchiConsole.connectionState") == "closed"
-    ended = _wait_for(lambda: branch.status()["phase"] == "ended" and branch.status(),
-                      "the terminal to hang up")
+    ended = _wait_for(
+        lambda: branch.status()["phase"] == "ended" and branch.status(), "the terminal to hang up"
+    )
     assert ended["end_reason"] == "completed"
     assert ended["pc_state"] == "closed"
     kiosk.wait_for_selector("#screen-ended:not([hidden])")

@@ -1,0 +1,144 @@
+"""The terminal agent against the real hub app and a real aiortc peer playing the specialist."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient, TestServer
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+import signaling as sig
+from branch_client.config import BranchConfig
+from branch_client.kiosk_server import create_kiosk_app
+from branch_client.media import ReceivedMedia, SyntheticCamera, ToneSource
+from branch_client.terminal import Terminal
+from hub.accounts import add_account
+from hub.app import create_app
+from hub.config import HubConfig
+from hub.store import Store
+
+PASSWORD = "correct horse battery"
+
+
+async def until(predicate: Any, what: str, limit_s: float = 15.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def hub(redis_url: str, tmp_path: Path) -> AsyncIterator[tuple[TestServer, str]]:
+    r = aioredis.from_url(redis_url, decode_responses=True)
+    await add_account(r, "suzuki", PASSWORD, "specialist", "鈴木")
+    token = await Store(r).enroll_terminal("kita-01", "kita", "北支所 1")
+    await r.aclose()
+    server = TestServer(create_app(HubConfig(redis_url=redis_url, data_dir=tmp_path)))
+    await server.start_server()
+    yield server, token
+    await server.close()
+
+
+@pytest.fixture
+async def terminal(hub: tuple[TestServer, str], loopback_ice: None) -> AsyncIterator[Terminal]:
+    server, token = hub
+    config = BranchConfig.from_env({}, hub_url=str(server.make_url("")).rstrip("/"), token=token)
+    term = Terminal(config)
+    task = asyncio.create_task(term.run())
+    await until(lambda: term.status.link == "online", "the terminal to come online")
+    yield term
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await term.close()
+
+
+async def test_terminal_answers_a_call_with_video_and_audio(
+    hub: tuple[TestServer, str], terminal: Terminal
+) -> None:
+    server, _ = hub
+    await terminal.start_session("moving")
+    await until(lambda: terminal.status.phase == "waiting", "the session to wait")
+
+    origin = {"Origin": f"http://{server.host}:{server.port}"}
+    async with aiohttp.ClientSession(
+        base_url=server.make_url(""), cookie_jar=aiohttp.CookieJar(unsafe=True)
+    ) as http:
+        res = await http.post(
+            "/api/login", json={"username": "suzuki", "password": PASSWORD}, headers=origin
+        )
+        assert res.status == 200
+        ws = await http.ws_connect("/ws", headers=origin)
+        assert isinstance(sig.parse_message(await ws.receive_str()), sig.Hello)
+        await ws.send_str(sig.encode(sig.QueueNext()))
+        assigned = sig.parse_message(await ws.receive_str(timeout=5))
+        assert isinstance(assigned, sig.SessionAssigned)
+        assert assigned.session_id == terminal.status.session_id
+
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        received = ReceivedMedia()
+        pc.addTrack(SyntheticCamera(320, 240))
+        pc.addTrack(ToneSource(880.0))
+        pc.on("track", received.consume)
+        await pc.setLocalDescription(await pc.createOffer())
+        await ws.send_str(
+            sig.encode(sig.SdpOffer(session_id=assigned.session_id, sdp=pc.localDescription.sdp))
+        )
+        answer = sig.parse_message(await ws.receive_str(timeout=10))
+        assert isinstance(answer, sig.SdpAnswer)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
+
+        await until(
+            lambda: received.video_frames >= 30 and received.audio_frames >= 30,
+            "the specialist to receive the terminal's media",
+        )
+        await until(
+            lambda: terminal.media.video_frames >= 30 and terminal.media.audio_frames >= 30,
+            "the terminal to receive the specialist's media",
+        )
+        assert terminal.status.phase == "in_call"
+
+        await ws.send_str(
+            sig.encode(sig.SessionEnd(session_id=assigned.session_id, reason="completed"))
+        )
+        await until(lambda: terminal.status.phase == "ended", "the terminal to hang up")
+        assert terminal.snapshot()["pc_state"] == "closed"
+        assert terminal.status.end_reason == "completed"
+        await received.stop()
+        await pc.close()
+        await ws.close()
+
+
+async def test_kiosk_api(terminal: Terminal) -> None:
+    client = TestClient(TestServer(create_kiosk_app(terminal)))
+    await client.start_server()
+    try:
+        page = await client.get("/")
+        assert "ご用件をお選びください" in await page.text()
+        refused = await client.post("/api/start", json={"purpose": "moving"})
+        assert refused.status == 403
+        headers = {"X-Madoguchi-Kiosk": "1"}
+        bad = await client.post("/api/start", json={"purpose": "rm -rf"}, headers=headers)
+        assert (await bad.json())["error"] == "unknown_purpose"
+        garbage = await client.post("/api/start", data=b"{{{", headers=headers)
+        assert (await garbage.json())["error"] == "bad_json"
+        ok = await client.post("/api/start", json={"purpose": "birth"}, headers=headers)
+        assert ok.status == 200
+        await until(lambda: terminal.status.phase == "waiting", "the session to wait")
+        status = await (await client.get("/api/status")).json()
+        assert status["phase"] == "waiting" and status["position"] == 1
+        assert "token" not in str(status).lower()
+        await client.post("/api/end", headers=headers)
+        await until(lambda: terminal.status.phase == "ended", "the session to end")
+        assert terminal.status.end_reason == "abandoned"
+    finally:
+        await client.close()

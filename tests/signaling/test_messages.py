@@ -1,0 +1,117 @@
+"""The wire protocol: every message round-trips, and nothing a peer sends crashes the parser."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import signaling as sig
+
+SDP = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\n"
+
+EXAMPLES: list[sig.Message] = [
+    sig.Hello(role="staff", peer_id="suzuki"),
+    sig.SessionStart(purpose="moving"),
+    sig.SessionWaiting(session_id="s-1", position=3),
+    sig.QueueNext(),
+    sig.QueueEmpty(),
+    sig.SessionAssigned(session_id="s-1", terminal_id="kita-01", purpose="moving"),
+    sig.SessionConnected(session_id="s-1"),
+    sig.SdpOffer(session_id="s-1", sdp=SDP),
+    sig.SdpAnswer(session_id="s-1", sdp=SDP),
+    sig.IceCandidate(
+        session_id="s-1",
+        candidate="candidate:1 1 udp 1 127.0.0.1 5000 typ host",
+        sdp_mid="0",
+        sdp_mline_index=0,
+    ),
+    sig.IceCandidate(session_id="s-1", candidate=""),
+    sig.SessionEnd(session_id="s-1", reason="completed"),
+    sig.SessionEnded(session_id="s-1", reason="abandoned"),
+    sig.ErrorReply(code="bad_json", message="not JSON", ref_type=None),
+]
+
+
+def test_every_message_type_has_an_example() -> None:
+    assert {type(m) for m in EXAMPLES} == set(sig.message_types().values())
+
+
+@pytest.mark.parametrize("message", EXAMPLES, ids=lambda m: m.type)
+def test_round_trip(message: sig.Message) -> None:
+    text = sig.encode(message)
+    assert json.loads(text)["type"] == message.type
+    assert sig.parse_message(text) == message
+    assert sig.parse_message(text.encode()) == message
+
+
+def _code(text: str | bytes) -> str:
+    with pytest.raises(sig.ProtocolError) as info:
+        sig.parse_message(text)
+    return info.value.code
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("{", "bad_json"),
+        (b"\xff\xfe", "bad_json"),
+        ("[1, 2]", "not_an_object"),
+        ('"hello"', "not_an_object"),
+        ("{}", "unknown_type"),
+        ('{"type": "nope"}', "unknown_type"),
+        ('{"type": 7}', "unknown_type"),
+        ('{"type": "sdp.offer", "session_id": "s-1"}', "missing_field"),
+        ('{"type": "sdp.offer", "session_id": "s-1", "sdp": "hello"}', "bad_field"),
+        ('{"type": "sdp.offer", "session_id": 5, "sdp": "v=0"}', "bad_field"),
+        ('{"type": "sdp.offer", "session_id": "../../etc", "sdp": "v=0"}', "bad_field"),
+        ('{"type": "sdp.offer", "session_id": null, "sdp": "v=0"}', "bad_field"),
+        ('{"type": "session.waiting", "session_id": "s", "position": true}', "bad_field"),
+        ('{"type": "session.waiting", "session_id": "s", "position": -1}', "bad_field"),
+        ('{"type": "session.end", "session_id": "s", "reason": "bored"}', "bad_field"),
+        ('{"type": "queue.next", "extra": 1}', "unknown_field"),
+    ],
+)
+def test_bad_messages_get_a_code(text: str, code: str) -> None:
+    assert _code(text) == code
+
+
+def test_oversized_message_is_refused_before_parsing() -> None:
+    huge = json.dumps({"type": "sdp.offer", "session_id": "s", "sdp": "v=0" + "x" * 70_000})
+    assert _code(huge) == "too_large"
+
+
+def test_error_is_a_signaling_error_with_a_stable_code() -> None:
+    with pytest.raises(sig.SignalingError) as info:
+        sig.parse_message("nope")
+    assert info.value.code == "bad_json"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=20,
+)
+
+
+@given(st.text())
+def test_any_text_parses_or_raises_protocol_error(text: str) -> None:
+    try:
+        sig.parse_message(text)
+    except sig.ProtocolError:
+        pass
+
+
+@given(
+    st.sampled_from(sorted(sig.message_types())), st.dictionaries(st.text(max_size=20), json_values)
+)
+def test_any_object_with_a_known_type_parses_or_raises_protocol_error(
+    tag: str, fields: dict[str, object]
+) -> None:
+    try:
+        message = sig.parse_message(json.dumps({**fields, "type": tag}))
+    except sig.ProtocolError:
+        return
+    assert message.type == tag
