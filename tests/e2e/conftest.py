@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from hub.local_deployment import DEMO_PASSWORD, LocalDeployment
 from bench.browser import CHROMIUM, CHROMIUM_ARGS
+from hub.local_deployment import DEMO_PASSWORD, LocalDeployment
 
 
 @pytest.fixture(scope="session")
