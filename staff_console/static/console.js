@@ -10,6 +10,8 @@ const TEXT = {
     idle: "待機中です。「次の方を呼ぶ」で住民の方とつなぎます。", queue_empty: "お待ちの方はいません。",
     calling: "住民の方と接続しています…", in_call: "通話中", ended: "終了しました",
     camera_failed: "カメラまたはマイクを使えません。", purpose: "用件", terminal: "端末",
+    "purpose.moving": "引っ越し", "purpose.birth": "出生", "purpose.certificate": "証明書",
+    "purpose.other": "その他のご相談",
   },
   en: {
     logout: "Log out", login_title: "Staff login", username: "Username", password: "Password",
@@ -19,6 +21,8 @@ const TEXT = {
     idle: "Ready. Press “Next resident” to connect.", queue_empty: "Nobody is waiting.",
     calling: "Connecting to the resident…", in_call: "In call", ended: "Ended",
     camera_failed: "Camera or microphone unavailable.", purpose: "Purpose", terminal: "Terminal",
+    "purpose.moving": "Moving", "purpose.birth": "Birth", "purpose.certificate": "Certificates",
+    "purpose.other": "Other matters",
   },
 };
 
@@ -50,7 +54,7 @@ function render() {
   const link = $("link-state");
   link.textContent = t(link.dataset.state);
   const s = state.session;
-  $("session-info").textContent = s ? `${t("purpose")}: ${s.purpose} · ${t("terminal")}: ${s.terminalId}` : "";
+  $("session-info").textContent = s ? `${t("purpose")}: ${t(`purpose.${s.purpose}`)} · ${t("terminal")}: ${s.terminalId}` : "";
 }
 
 function setStatus(key) {

@@ -52,6 +52,7 @@ def test_call_both_ways_then_end(deployment: LocalDeployment, specialist_page: P
     wait_js(
         page, f"window.madoguchiConsole.inboundStats().then(s => s.framesDecoded >= {MIN_FRAMES})"
     )
+    wait_js(page, "window.madoguchiConsole.inboundStats().then(s => s.audioPackets >= 30)")
     media = _wait_for(
         lambda: (
             (m := branch.status()["media"])["video_frames"] >= MIN_FRAMES
