@@ -25,8 +25,11 @@ OUT = ROOT / "docs" / "img"
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp, LocalDeployment(Path(tmp)) as dep, \
-            sync_playwright() as pw:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalDeployment(Path(tmp)) as dep,
+        sync_playwright() as pw,
+    ):
         assert dep.hub and dep.branch
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(base_url=dep.hub.url, viewport={"width": 1280, "height": 800})
@@ -43,8 +46,11 @@ def main() -> None:
         kiosk.wait_for_selector("#screen-idle:not([hidden])")
         kiosk.screenshot(path=OUT / "kiosk-welcome.png")
         request = urllib.request.Request(  # noqa: S310 -- loopback
-            dep.branch.kiosk_url + "/api/start", data=json.dumps({"purpose": "moving"}).encode(),
-            method="POST", headers={"X-Madoguchi-Kiosk": "1"})
+            dep.branch.kiosk_url + "/api/start",
+            data=json.dumps({"purpose": "moving"}).encode(),
+            method="POST",
+            headers={"X-Madoguchi-Kiosk": "1"},
+        )
         urllib.request.urlopen(request).close()  # noqa: S310
         kiosk.wait_for_selector("#screen-waiting:not([hidden])")
         kiosk.screenshot(path=OUT / "kiosk-waiting.png")
