@@ -2,14 +2,23 @@
 
 Theory of operation
 -------------------
-A session starts ``waiting`` when a resident asks for a counter at a terminal. A specialist who
-takes it moves it to ``connected`` (the call is set up and both sides talk). It ends, from any
-state, with a reason: ``completed`` (the specialist finished), ``abandoned`` (the resident left
-or cancelled at the kiosk), ``no_answer``, ``terminal_lost`` or ``cancelled`` (staff).
+A session starts ``waiting`` in a queue when a resident asks for a counter at a terminal. The
+router *offers* it to one specialist (``offered``: their console rings). They accept
+(``connected``: the call is set up) or decline, or let the offer time out; both put it back in
+its queue, at the same place, for the next specialist. While connected the specialist can put the
+resident on hold and back, transfer the session to another skill's queue or a named colleague
+(``waiting`` again, at the head of that queue: the resident stays at the terminal, the
+specialists change), or hang up (``wrap_up``: the resident is released, the specialist finishes
+their notes) and then finish (``ended``). A session that never reached a specialist ends straight
+from ``waiting`` or ``offered`` (the resident left, staff cancelled, the terminal was lost). If a
+specialist is lost mid-call, the session is requeued at the head of its queue.
 
-Everything that changes a session's state goes through :func:`apply`; it is pure: handed the
-record, the event and ``now``, it returns the new record or raises :class:`IllegalTransition`
-naming the state and the event. The hub's Redis layer persists the result atomically.
+Every session ends exactly once, with a reason (:class:`EndReason`), set when the resident's part
+ends (``hang_up`` or ``end``).
+
+This table is the single source of truth: :func:`apply` uses it for pure code and tests, and
+:func:`lua_table` renders it into the Redis scripts (:mod:`hub.dispatch`) that apply transitions
+atomically across hub processes.
 """
 
 from __future__ import annotations
@@ -21,12 +30,24 @@ from typing import Final
 
 class State(StrEnum):
     WAITING = "waiting"
+    OFFERED = "offered"
     CONNECTED = "connected"
+    ON_HOLD = "on_hold"
+    WRAP_UP = "wrap_up"
     ENDED = "ended"
 
 
 class Event(StrEnum):
+    OFFER = "offer"
     ACCEPT = "accept"
+    DECLINE = "decline"
+    OFFER_TIMEOUT = "offer_timeout"
+    HOLD = "hold"
+    RESUME = "resume"
+    TRANSFER = "transfer"
+    REQUEUE = "requeue"
+    HANG_UP = "hang_up"
+    FINISH = "finish"
     END = "end"
 
 
@@ -38,12 +59,33 @@ class EndReason(StrEnum):
     CANCELLED = "cancelled"
 
 
+W, O, C, H, U, E = (State.WAITING, State.OFFERED, State.CONNECTED, State.ON_HOLD,
+                    State.WRAP_UP, State.ENDED)
+
 TRANSITIONS: Final[dict[tuple[State, Event], State]] = {
-    (State.WAITING, Event.ACCEPT): State.CONNECTED,
-    (State.WAITING, Event.END): State.ENDED,
-    (State.CONNECTED, Event.END): State.ENDED,
+    (W, Event.OFFER): O,
+    (O, Event.ACCEPT): C,
+    (O, Event.DECLINE): W,
+    (O, Event.OFFER_TIMEOUT): W,
+    (C, Event.HOLD): H,
+    (H, Event.RESUME): C,
+    (C, Event.TRANSFER): W,
+    (H, Event.TRANSFER): W,
+    (O, Event.REQUEUE): W,
+    (C, Event.REQUEUE): W,
+    (H, Event.REQUEUE): W,
+    (C, Event.HANG_UP): U,
+    (H, Event.HANG_UP): U,
+    (U, Event.FINISH): E,
+    (W, Event.END): E,
+    (O, Event.END): E,
 }
 """(state, event) -> next state. A pair that is not here is illegal."""
+
+NEEDS_REASON: Final = frozenset({Event.HANG_UP, Event.END})
+NEEDS_SPECIALIST: Final = frozenset({Event.OFFER})
+ACTIVE: Final = frozenset({W, O, C, H})
+"""States in which the resident is still at the terminal."""
 
 
 class LifecycleError(Exception):
@@ -51,7 +93,7 @@ class LifecycleError(Exception):
 
 
 class IllegalTransition(LifecycleError):
-    """Our code asked for a move the table does not allow."""
+    """An event the table does not allow in the current state."""
 
     code = "illegal_state"
 
@@ -63,7 +105,8 @@ class IllegalTransition(LifecycleError):
 
 @dataclass(frozen=True)
 class Session:
-    """A session as the lifecycle sees it. ``history`` holds (state, unix time) in order."""
+    """A session as the lifecycle sees it. ``history`` holds (state, unix time) in order;
+    ``specialist`` is who it is offered to or who leads it."""
 
     id: str
     state: State
@@ -91,18 +134,29 @@ def apply(
     specialist: str | None = None,
     reason: EndReason | None = None,
 ) -> Session:
-    """The session after ``event`` at ``now``. Raises IllegalTransition, or ValueError for a
-    missing argument (``specialist`` with ACCEPT, ``reason`` with END)."""
+    """The session after ``event`` at ``now``. Raises IllegalTransition, or ValueError when an
+    event lacks its argument (``specialist`` with OFFER, ``reason`` with HANG_UP and END)."""
     target = TRANSITIONS.get((session.state, event))
     if target is None:
         raise IllegalTransition(session.state, event)
+    if event in NEEDS_SPECIALIST and not specialist:
+        raise ValueError(f"{event.value} needs the specialist")
+    if event in NEEDS_REASON and reason is None:
+        raise ValueError(f"{event.value} needs a reason")
     changed = replace(session, state=target, history=(*session.history, (target, now)))
-    if event is Event.ACCEPT:
-        if not specialist:
-            raise ValueError("accept needs the specialist")
-        return replace(changed, specialist=specialist)
-    if event is Event.END:
-        if reason is None:
-            raise ValueError("end needs a reason")
-        return replace(changed, end_reason=reason)
+    if event in NEEDS_SPECIALIST:
+        changed = replace(changed, specialist=specialist)
+    elif target is State.WAITING:
+        changed = replace(changed, specialist=None)
+    if event in NEEDS_REASON:
+        changed = replace(changed, end_reason=reason)
     return changed
+
+
+def lua_table() -> str:
+    """The transition table as a Lua table literal: ``{["waiting:offer"]="offered", ...}``."""
+    items = ", ".join(
+        f'["{state.value}:{event.value}"]="{target.value}"'
+        for (state, event), target in sorted(TRANSITIONS.items())
+    )
+    return "{" + items + "}"

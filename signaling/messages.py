@@ -65,8 +65,19 @@ def _int(lo: int, hi: int, *, default: Any = MISSING) -> Any:
     return field(default=default, metadata={"min": lo, "max": hi})
 
 
-def _choice(options: frozenset[str]) -> Any:
-    return field(metadata={"choices": options})
+def _choice(options: frozenset[str], *, default: Any = MISSING) -> Any:
+    return field(default=default, metadata={"choices": options})
+
+
+def _ident_opt() -> Any:
+    return field(default=None, metadata={"pattern": _IDENT, "max_len": 64})
+
+
+def _idents() -> Any:
+    return field(default=(), metadata={"pattern": _IDENT, "max_len": 64, "max_items": 16})
+
+
+# -- connection ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -80,83 +91,237 @@ class Hello:
 
 
 @dataclass(frozen=True)
+class ErrorReply:
+    """Hub -> client: the last message was refused. The connection stays up."""
+
+    type: ClassVar[str] = "error"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    code: str = _ident()
+    message: str = _text(512)
+    ref_type: str | None = _text(64, default=None)
+
+
+# -- the resident's side --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
 class SessionStart:
-    """Terminal -> hub: a resident asks for a counter. ``purpose`` is a catalog key."""
+    """Terminal -> hub: a resident asks for a counter. Sent again after a reconnect, it resumes
+    the terminal's current session instead of starting another. ``purpose`` is a catalog key;
+    ``priority`` and the needs are set by branch staff."""
 
     type: ClassVar[str] = "session.start"
     senders: ClassVar[frozenset[str]] = frozenset({"terminal"})
     purpose: str = _ident()
+    priority: str | None = _ident_opt()
+    needs_language: str | None = _ident_opt()
+    needs_hearing: bool = False
 
 
 @dataclass(frozen=True)
 class SessionWaiting:
-    """Hub -> terminal: the session exists and waits in the queue."""
+    """Hub -> terminal: the session waits in a queue (again, after a transfer)."""
 
     type: ClassVar[str] = "session.waiting"
     senders: ClassVar[frozenset[str]] = frozenset({"hub"})
     session_id: str = _ident()
+    ticket: str = _ident()
     position: int = _int(0, 1_000_000)
-
-
-@dataclass(frozen=True)
-class QueueNext:
-    """Staff -> hub: take the next waiting resident."""
-
-    type: ClassVar[str] = "queue.next"
-    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
-
-
-@dataclass(frozen=True)
-class QueueEmpty:
-    """Hub -> staff: nobody is waiting."""
-
-    type: ClassVar[str] = "queue.empty"
-    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
-
-
-@dataclass(frozen=True)
-class SessionAssigned:
-    """Hub -> staff: this session is now yours; send the terminal an offer."""
-
-    type: ClassVar[str] = "session.assigned"
-    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
-    session_id: str = _ident()
-    terminal_id: str = _ident()
-    purpose: str = _ident()
+    estimated_wait_s: int = _int(0, 86_400, default=0)
+    transferred: bool = False
 
 
 @dataclass(frozen=True)
 class SessionConnected:
-    """Hub -> terminal: a specialist took the session; an offer follows."""
+    """Hub -> terminal: a specialist accepted; an offer follows."""
 
     type: ClassVar[str] = "session.connected"
     senders: ClassVar[frozenset[str]] = frozenset({"hub"})
     session_id: str = _ident()
 
 
+# -- the specialist's side ------------------------------------------------------------------------
+
+SPECIALIST_SETTABLE: Final = frozenset({"available", "away"})
+SPECIALIST_STATES: Final = frozenset({"available", "ringing", "busy", "wrap_up", "away", "offline"})
+
+
+@dataclass(frozen=True)
+class SpecialistSetState:
+    """Staff -> hub: ready for the next resident (``available``) or not (``away``)."""
+
+    type: ClassVar[str] = "specialist.set_state"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    state: str = _choice(SPECIALIST_SETTABLE)
+
+
+@dataclass(frozen=True)
+class SpecialistStatus:
+    """Hub -> staff: your state now, and your session if you have one."""
+
+    type: ClassVar[str] = "specialist.status"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    state: str = _choice(SPECIALIST_STATES)
+    session_id: str | None = _ident_opt()
+
+
+@dataclass(frozen=True)
+class SessionOffered:
+    """Hub -> staff: a resident for you; accept or decline within ``deadline_s``."""
+
+    type: ClassVar[str] = "session.offered"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    session_id: str = _ident()
+    ticket: str = _ident()
+    terminal_id: str = _ident()
+    branch_id: str = _ident()
+    purpose: str = _ident()
+    skill: str = _ident()
+    priority: str = _ident()
+    needs_language: str | None = _ident_opt()
+    needs_hearing: bool = False
+    deadline_s: int = _int(0, 3600, default=0)
+    transferred_from: str | None = _ident_opt()
+    invited: bool = False
+
+
+@dataclass(frozen=True)
+class SessionWithdrawn:
+    """Hub -> staff: an offer or invitation you had is gone (timed out, taken, ended)."""
+
+    type: ClassVar[str] = "session.withdrawn"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    session_id: str = _ident()
+    reason: str = _ident()
+
+
+@dataclass(frozen=True)
+class SessionAccept:
+    """Staff -> hub: I take the offered session (or join it, when invited)."""
+
+    type: ClassVar[str] = "session.accept"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    session_id: str = _ident()
+
+
+@dataclass(frozen=True)
+class SessionDecline:
+    """Staff -> hub: not me; offer it to the next specialist."""
+
+    type: ClassVar[str] = "session.decline"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    session_id: str = _ident()
+
+
+@dataclass(frozen=True)
+class SessionAssigned:
+    """Hub -> staff: the session is yours now; send the terminal an offer. Sent again after a
+    reconnect while the session lasts. ``primary`` is the specialist leading it; ``others``
+    take part too (a colleague, an interpreter)."""
+
+    type: ClassVar[str] = "session.assigned"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    session_id: str = _ident()
+    terminal_id: str = _ident()
+    purpose: str = _ident()
+    ticket: str = _ident()
+    state: str = _ident()
+    primary: str = _ident()
+    others: tuple[str, ...] = _idents()
+
+
+@dataclass(frozen=True)
+class SessionHold:
+    """Staff -> hub: put the resident on hold (``on``) or take them off it."""
+
+    type: ClassVar[str] = "session.hold"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    session_id: str = _ident()
+    on: bool = True
+
+
+@dataclass(frozen=True)
+class SessionTransfer:
+    """Staff -> hub: hand the session to a skill's queue or a named colleague. The resident
+    stays at the terminal, keeps their place at the head of that queue, and everything gathered
+    stays with the session."""
+
+    type: ClassVar[str] = "session.transfer"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    session_id: str = _ident()
+    to_skill: str | None = _ident_opt()
+    to_user: str | None = _ident_opt()
+
+
+@dataclass(frozen=True)
+class SessionInvite:
+    """Staff -> hub: ask a colleague or an interpreter to join the session."""
+
+    type: ClassVar[str] = "session.invite"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    session_id: str = _ident()
+    user: str = _ident()
+
+
+@dataclass(frozen=True)
+class SessionLeave:
+    """Staff -> hub: I leave the session; if I led it, the next participant takes over."""
+
+    type: ClassVar[str] = "session.leave"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    session_id: str = _ident()
+
+
+@dataclass(frozen=True)
+class SessionFinish:
+    """Staff -> hub: wrap-up done; the session is closed."""
+
+    type: ClassVar[str] = "session.finish"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    session_id: str = _ident()
+
+
+@dataclass(frozen=True)
+class SessionParticipants:
+    """Hub -> everyone in a session: who takes part now."""
+
+    type: ClassVar[str] = "session.participants"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    session_id: str = _ident()
+    primary: str = _ident()
+    others: tuple[str, ...] = _idents()
+
+
+# -- media negotiation (relayed) --------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class SdpOffer:
-    """Staff -> terminal (relayed by the hub): WebRTC offer, ICE candidates included."""
+    """Staff -> terminal (relayed): WebRTC offer. The hub fills ``peer_id`` with the sender, so
+    a terminal talking with two staff members knows which call it belongs to."""
 
     type: ClassVar[str] = "sdp.offer"
     senders: ClassVar[frozenset[str]] = frozenset({"staff"})
     session_id: str = _ident()
     sdp: str = _sdp()
+    peer_id: str | None = _ident_opt()
 
 
 @dataclass(frozen=True)
 class SdpAnswer:
-    """Terminal -> staff (relayed by the hub): WebRTC answer, ICE candidates included."""
+    """Terminal -> staff (relayed): WebRTC answer to the offer from ``peer_id``."""
 
     type: ClassVar[str] = "sdp.answer"
     senders: ClassVar[frozenset[str]] = frozenset({"terminal"})
     session_id: str = _ident()
     sdp: str = _sdp()
+    peer_id: str | None = _ident_opt()
 
 
 @dataclass(frozen=True)
 class IceCandidate:
-    """Either peer -> the other: a trickled ICE candidate; ``candidate == ""`` ends the list."""
+    """Either peer -> the other (relayed): a trickled candidate; ``candidate == ""`` ends the
+    list. From staff the hub fills ``peer_id``; from a terminal it names the staff member."""
 
     type: ClassVar[str] = "ice.candidate"
     senders: ClassVar[frozenset[str]] = frozenset({"terminal", "staff"})
@@ -164,6 +329,20 @@ class IceCandidate:
     candidate: str = _text(1024)
     sdp_mid: str | None = _text(64, default=None)
     sdp_mline_index: int | None = _int(0, 64, default=None)
+    peer_id: str | None = _ident_opt()
+
+
+@dataclass(frozen=True)
+class PeerLeft:
+    """Hub -> terminal: this staff member's call is over (they left or handed over)."""
+
+    type: ClassVar[str] = "peer.left"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    session_id: str = _ident()
+    peer_id: str = _ident()
+
+
+# -- the end --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -178,7 +357,7 @@ class SessionEnd:
 
 @dataclass(frozen=True)
 class SessionEnded:
-    """Hub -> both sides: the session is over."""
+    """Hub -> terminal and staff: the resident's session is over (staff may still wrap up)."""
 
     type: ClassVar[str] = "session.ended"
     senders: ClassVar[frozenset[str]] = frozenset({"hub"})
@@ -186,31 +365,31 @@ class SessionEnded:
     reason: str = _choice(END_REASONS)
 
 
-@dataclass(frozen=True)
-class ErrorReply:
-    """Hub -> client: the last message was refused. The connection stays up."""
-
-    type: ClassVar[str] = "error"
-    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
-    code: str = _ident()
-    message: str = _text(512)
-    ref_type: str | None = _text(64, default=None)
-
-
 Message: TypeAlias = (
     Hello
+    | ErrorReply
     | SessionStart
     | SessionWaiting
-    | QueueNext
-    | QueueEmpty
-    | SessionAssigned
     | SessionConnected
+    | SpecialistSetState
+    | SpecialistStatus
+    | SessionOffered
+    | SessionWithdrawn
+    | SessionAccept
+    | SessionDecline
+    | SessionAssigned
+    | SessionHold
+    | SessionTransfer
+    | SessionInvite
+    | SessionLeave
+    | SessionFinish
+    | SessionParticipants
     | SdpOffer
     | SdpAnswer
     | IceCandidate
+    | PeerLeft
     | SessionEnd
     | SessionEnded
-    | ErrorReply
 )
 
 _TYPES: Final[dict[str, type[Message]]] = {cls.type: cls for cls in typing.get_args(Message)}
@@ -223,9 +402,8 @@ def message_types() -> dict[str, type[Message]]:
 
 def encode(message: Message) -> str:
     """The wire form of ``message``: compact JSON with the ``type`` tag first."""
-    return json.dumps(
-        {"type": message.type, **asdict(message)}, ensure_ascii=False, separators=(",", ":")
-    )
+    body = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(message).items()}
+    return json.dumps({"type": message.type, **body}, ensure_ascii=False, separators=(",", ":"))
 
 
 def parse_message(text: str | bytes) -> Message:
@@ -279,6 +457,14 @@ def _check(tag: str, name: str, value: Any, hint: Any, meta: Any) -> Any:
             return None
         raise bad("must not be null")
     base = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
+    if base is bool:
+        if not isinstance(value, bool):
+            raise bad("must be true or false")
+        return value
+    if typing.get_origin(base) is tuple:
+        if not isinstance(value, list) or len(value) > meta.get("max_items", 16):
+            raise bad(f"must be a list of at most {meta.get('max_items', 16)} items")
+        return tuple(_check(tag, name, item, str, meta) for item in value)
     if base is int:
         if not isinstance(value, int) or isinstance(value, bool):
             raise bad("must be an integer")
