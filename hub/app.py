@@ -14,8 +14,13 @@ from redis.exceptions import RedisError
 
 from hub import keys, signaling_ws
 from hub.accounts import account_for_login, close_login, open_login, verify_password
+from hub.background import background
 from hub.config import HubConfig
+from hub.dispatch import Dispatch
+from hub.enrollment import enrollment_handler
 from hub.relay import Relay
+from hub.router import load_rules
+from hub.sessions import Sessions
 from hub.store import Store
 from staff_console import STATIC_DIR
 
@@ -29,6 +34,8 @@ _CSP = (
     "base-uri 'none'; form-action 'self'"
 )
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Called by terminals, not browsers, and authenticated by what they send, not by a cookie.
+_ORIGIN_EXEMPT_PATHS = frozenset({"/api/terminals/enroll"})
 MAX_JSON_BODY = 16 * 1024
 
 
@@ -40,7 +47,11 @@ def json_error(status: int, code: str, message: str) -> web.Response:
 async def errors_and_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The one place exceptions become responses; and the headers every response carries."""
     try:
-        if request.method in _UNSAFE_METHODS and not _same_origin(request):
+        if (
+            request.method in _UNSAFE_METHODS
+            and request.path not in _ORIGIN_EXEMPT_PATHS
+            and not _same_origin(request)
+        ):
             return json_error(403, "cross_origin", "request from another origin refused")
         response = await handler(request)
     except web.HTTPException as exc:
@@ -164,9 +175,15 @@ async def _connections(app: web.Application) -> AsyncIterator[None]:
         config.redis_url, decode_responses=True, health_check_interval=10, socket_connect_timeout=5
     )
     relay = Relay(redis, config.hub_id)
+    rules = load_rules(config.routing_file) if config.routing_file else load_rules()
+    store = Store(redis)
+    dispatch = Dispatch(redis, rules)
     app[keys.REDIS] = redis
-    app[keys.STORE] = Store(redis)
+    app[keys.STORE] = store
     app[keys.RELAY] = relay
+    app[keys.RULES] = rules
+    app[keys.DISPATCH] = dispatch
+    app[keys.SESSIONS] = Sessions(store, dispatch, relay, rules)
     await relay.start()
     log.info("hub %s ready on redis %s", config.hub_id, _redacted(config.redis_url))
     yield
@@ -191,13 +208,16 @@ def create_app(config: HubConfig) -> web.Application:
     app = web.Application(middlewares=[errors_and_headers], client_max_size=MAX_JSON_BODY)
     app[keys.CONFIG] = config
     app[keys.SOCKETS] = weakref.WeakSet[web.WebSocketResponse]()
+    app[keys.LOCAL_PEERS] = {}
     app.cleanup_ctx.append(_connections)
+    app.cleanup_ctx.append(background)
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/", root)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/api/login", login)
     app.router.add_post("/api/logout", logout)
     app.router.add_get("/api/me", me)
+    app.router.add_post("/api/terminals/enroll", enrollment_handler)
     app.router.add_get("/ws", signaling_ws.handle)
     app.router.add_get("/console/", console_index)
     app.router.add_static("/static/", STATIC_DIR)

@@ -35,6 +35,18 @@ class HubConfig:
     hub_id: str = field(default_factory=lambda: f"hub-{os.getpid()}")
     """Name of this hub process in logs and Redis (MADOGUCHI_HUB_ID)."""
 
+    routing_file: Path | None = None
+    """Routing data (purposes, skills, priorities, timeouts); default the shipped
+    ``hub/catalog/routing.json`` (MADOGUCHI_ROUTING_FILE)."""
+
+    presence_grace_s: float = 30.0
+    """How long a terminal or console may be gone before its session is given up: a terminal's
+    ends (terminal_lost), a specialist's goes back to the queue (MADOGUCHI_PRESENCE_GRACE_S)."""
+
+    rate_per_s: float = 20.0
+    """Signaling messages a connection may send per second, on average (MADOGUCHI_RATE_PER_S);
+    bursts of twice that pass."""
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> HubConfig:
         """Read ``MADOGUCHI_*`` variables; explicit ``overrides`` (from flags) win."""
@@ -59,7 +71,9 @@ def _convert(name: str, raw: str, kind: object) -> object:
             if raw.lower() not in {"1", "0", "true", "false", "yes", "no"}:
                 raise ValueError(raw)
             return raw.lower() in {"1", "true", "yes"}
-        if kind in ("Path", Path):
+        if kind in ("float", float):
+            return float(raw)
+        if kind in ("Path", Path, "Path | None"):
             return Path(raw)
     except ValueError:
         raise ConfigError(f"Config {name!r} has a malformed value {raw!r}.") from None

@@ -367,7 +367,7 @@ if sid and sid ~= '' then
     redis.call('HSET', k, 'specialist', '')
     redis.call('ZADD', 'mdg:q:' .. f[5], tonumber(redis.call('HGET', k, 'rank')), sid)
     redis.call('ZREM', 'mdg:deadlines', 'offer:' .. sid .. ':' .. u)
-    out[3] = 'requeued'
+    out[3] = 'unoffered'
   elseif f[4] == u then
     redis.call('HSET', k, 'invited', '')
     redis.call('ZREM', 'mdg:deadlines', 'invite:' .. sid .. ':' .. u)
@@ -510,9 +510,9 @@ class Dispatch:
         return _decode(await self._run("accept", session_id, user, repr(now)), 0)
 
     async def decline(
-        self, session_id: str, user: str, now: float, *, timeout: bool = False
+        self, session_id: str, user: str, now: float, *, timed_out: bool = False
     ) -> Outcome:
-        event, after = ("offer_timeout", "away") if timeout else ("decline", "available")
+        event, after = ("offer_timeout", "away") if timed_out else ("decline", "available")
         reply = await self._run(
             "decline", session_id, user, repr(now), event, self.rules.decline_cooldown_s, after,
             *self._common(),

@@ -8,13 +8,21 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from hub.config import HubConfig
+from hub.dispatch import Dispatch
 from hub.relay import Relay
+from hub.router import Rules
+from hub.sessions import Sessions
 from hub.store import Store
 
 CONFIG = web.AppKey("config", HubConfig)
 REDIS = web.AppKey("redis", aioredis.Redis)
 STORE = web.AppKey("store", Store)
 RELAY = web.AppKey("relay", Relay)
+RULES = web.AppKey("rules", Rules)
+DISPATCH = web.AppKey("dispatch", Dispatch)
+SESSIONS = web.AppKey("sessions", Sessions)
+LOCAL_PEERS: web.AppKey[dict[str, int]] = web.AppKey("local_peers")
+"""``role:id`` of the peers connected to this process, with how many sockets each has."""
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
 
 LOGIN_COOKIE = "mdg_login"

@@ -59,32 +59,33 @@ class EndReason(StrEnum):
     CANCELLED = "cancelled"
 
 
-W, O, C, H, U, E = (State.WAITING, State.OFFERED, State.CONNECTED, State.ON_HOLD,
-                    State.WRAP_UP, State.ENDED)
+W, OF, C, H, U, E = (
+    State.WAITING, State.OFFERED, State.CONNECTED, State.ON_HOLD, State.WRAP_UP, State.ENDED
+)
 
 TRANSITIONS: Final[dict[tuple[State, Event], State]] = {
-    (W, Event.OFFER): O,
-    (O, Event.ACCEPT): C,
-    (O, Event.DECLINE): W,
-    (O, Event.OFFER_TIMEOUT): W,
+    (W, Event.OFFER): OF,
+    (OF, Event.ACCEPT): C,
+    (OF, Event.DECLINE): W,
+    (OF, Event.OFFER_TIMEOUT): W,
     (C, Event.HOLD): H,
     (H, Event.RESUME): C,
     (C, Event.TRANSFER): W,
     (H, Event.TRANSFER): W,
-    (O, Event.REQUEUE): W,
+    (OF, Event.REQUEUE): W,
     (C, Event.REQUEUE): W,
     (H, Event.REQUEUE): W,
     (C, Event.HANG_UP): U,
     (H, Event.HANG_UP): U,
     (U, Event.FINISH): E,
     (W, Event.END): E,
-    (O, Event.END): E,
+    (OF, Event.END): E,
 }
 """(state, event) -> next state. A pair that is not here is illegal."""
 
 NEEDS_REASON: Final = frozenset({Event.HANG_UP, Event.END})
 NEEDS_SPECIALIST: Final = frozenset({Event.OFFER})
-ACTIVE: Final = frozenset({W, O, C, H})
+ACTIVE: Final = frozenset({W, OF, C, H})
 """States in which the resident is still at the terminal."""
 
 

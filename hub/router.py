@@ -24,7 +24,7 @@ property tests check its invariants, and a differential test checks that the Red
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -275,12 +275,12 @@ class Model:
             raise Refused(session_id)
 
     def decline(
-        self, session_id: str, who: str, now: float, *, timeout: bool = False
+        self, session_id: str, who: str, now: float, *, timed_out: bool = False
     ) -> list[tuple[str, str]]:
         ms = self._session(session_id)
-        after = "away" if timeout else "available"
+        after = "away" if timed_out else "available"
         if ms.session.state is State.OFFERED and ms.session.specialist == who:
-            event = Event.OFFER_TIMEOUT if timeout else Event.DECLINE
+            event = Event.OFFER_TIMEOUT if timed_out else Event.DECLINE
             ms.session = apply(ms.session, event, now)
             until = now + self.rules.decline_cooldown_s
             ms.ticket = replace(ms.ticket, declined={**ms.ticket.declined, who: until})

@@ -1,49 +1,77 @@
-"""The signaling WebSocket: authenticates a peer, parses what it sends, and acts on it.
+"""The signaling WebSocket: authenticates a peer, parses what it sends, checks that the sender
+may send it, and hands it to :mod:`hub.sessions`.
 
 Terminals authenticate with ``Authorization: Bearer <device token>``; staff with their login
 cookie (and a same-origin ``Origin``, against cross-site WebSocket hijacking). A message that does
-not parse, is not the sender's to send, or names a session the sender is not part of gets an
-``error`` reply with a code; the connection stays up.
+not parse, is not the sender's to send, names a session the sender is not part of, or comes too
+fast gets an ``error`` reply with a code; the connection stays up.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 import signaling as sig
 from hub import keys
-from hub.accounts import account_for_login
-from hub.lifecycle import EndReason, Event, IllegalTransition, State
+from hub.accounts import account_for_login, get_account
+from hub.lifecycle import State
 from hub.relay import peer_channel
-from hub.store import NoSuchSession, SessionRecord
+from hub.router import Specialist
+from hub.sessions import Refused, Sessions
+from hub.store import NoSuchSession
 
 log = logging.getLogger(__name__)
 
 WS_MAX_FRAME = 256 * 1024
 """Frames up to this size get a ``too_large`` error reply; larger ones close the socket (1009)."""
 
+SPECIALIST_ONLY = frozenset({
+    "specialist.set_state", "session.accept", "session.decline", "session.hold",
+    "session.transfer", "session.invite", "session.leave", "session.finish", "sdp.offer",
+})
+MAX_REFUSED_IN_A_ROW = 200
+"""A peer that keeps sending what is refused for rate is cut off (policy violation)."""
+
 
 @dataclass(frozen=True)
 class Peer:
     role: str  # "terminal" | "staff"
     peer_id: str
-    staff_role: str | None = None  # the account's role for staff
+    staff_role: str | None = None  # the account's role, for staff
 
     @property
     def channel(self) -> str:
         return peer_channel(self.role, self.peer_id)
 
+    @property
+    def presence(self) -> str:
+        return f"{self.role}:{self.peer_id}"
 
-class Refused(Exception):
-    """A message we understood but will not act on. Becomes an ``error`` reply."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+@dataclass
+class TokenBucket:
+    """Rate limit per connection: ``rate`` per second on average, bursts up to ``burst``."""
+
+    rate: float
+    burst: float
+    tokens: float = field(init=False)
+    at: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens, self.at = self.burst, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
 
 
 async def authenticate(request: web.Request) -> Peer | None:
@@ -71,18 +99,32 @@ async def handle(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=15.0, max_msg_size=WS_MAX_FRAME)
     await ws.prepare(request)
     app = request.app
-    relay = app[keys.RELAY]
+    relay, sessions = app[keys.RELAY], app[keys.SESSIONS]
     app[keys.SOCKETS].add(ws)
+    local = app[keys.LOCAL_PEERS]
+    local[peer.presence] = local.get(peer.presence, 0) + 1
 
     async def deliver(text: str) -> None:
         if not ws.closed:
             await ws.send_str(text)
 
     await relay.attach(peer.channel, deliver)
+    await app[keys.REDIS].zadd("mdg:presence", {peer.presence: time.time()})
     log.info("%s %s connected", peer.role, peer.peer_id)
+    bucket = TokenBucket(app[keys.CONFIG].rate_per_s, 2 * app[keys.CONFIG].rate_per_s)
+    limited = 0
     try:
         await ws.send_str(sig.encode(sig.Hello(role=peer.role, peer_id=peer.peer_id)))
+        if peer.staff_role == "specialist":
+            await _greet_specialist(app, sessions, peer, ws)
         async for frame in ws:
+            if not bucket.take():
+                limited += 1
+                await _reply_error(ws, "rate_limited", "too many messages; slow down", None)
+                if limited >= MAX_REFUSED_IN_A_ROW:
+                    await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"rate limit")
+                continue
+            limited = 0
             if frame.type is WSMsgType.TEXT:
                 await _receive(app, ws, peer, frame.data)
             elif frame.type is WSMsgType.BINARY:
@@ -91,9 +133,30 @@ async def handle(request: web.Request) -> web.StreamResponse:
                 log.info("%s %s socket error: %s", peer.role, peer.peer_id, ws.exception())
     finally:
         app[keys.SOCKETS].discard(ws)
+        local[peer.presence] -= 1
+        if not local[peer.presence]:
+            del local[peer.presence]
         await relay.detach(peer.channel, deliver)
         log.info("%s %s disconnected (code %s)", peer.role, peer.peer_id, ws.close_code)
     return ws
+
+
+async def _greet_specialist(
+    app: web.Application, sessions: Sessions, peer: Peer, ws: web.WebSocketResponse
+) -> None:
+    """Register who the specialist is (skills from their account) and resume their session."""
+    account = await get_account(app[keys.REDIS], peer.peer_id)
+    if account is None:
+        return
+    specialist = Specialist(
+        account.username,
+        frozenset(getattr(account, "skills", ()) or ()),
+        frozenset(getattr(account, "languages", ()) or ()),
+        bool(getattr(account, "hearing_support", False)),
+    )
+    await sessions.register(peer.peer_id, specialist, time.time())
+    for message in await sessions.resume(peer.peer_id):
+        await ws.send_str(sig.encode(message))
 
 
 async def _reply_error(
@@ -113,108 +176,81 @@ async def _receive(app: web.Application, ws: web.WebSocketResponse, peer: Peer, 
     try:
         if peer.role not in message.senders:
             raise Refused("not_allowed", f"a {peer.role} does not send {message.type}")
+        if message.type in SPECIALIST_ONLY and peer.staff_role != "specialist":
+            raise Refused("not_allowed", f"only a specialist sends {message.type}")
         await _dispatch(app, ws, peer, message)
     except Refused as exc:
         await _reply_error(ws, exc.code, str(exc), message.type)
     except NoSuchSession:
         await _reply_error(ws, "no_such_session", "no such session", message.type)
-    except IllegalTransition as exc:
-        await _reply_error(ws, exc.code, str(exc), message.type)
 
 
 async def _dispatch(
     app: web.Application, ws: web.WebSocketResponse, peer: Peer, message: sig.Message
 ) -> None:
-    store = app[keys.STORE]
-    relay = app[keys.RELAY]
+    sessions = app[keys.SESSIONS]
     now = time.time()
+    user = peer.peer_id
     match message:
-        case sig.SessionStart(purpose=purpose):
-            record = await store.current_session(peer.peer_id)
-            if record is None:
-                record = await store.create(peer.peer_id, purpose, now)
-                log.info(
-                    "session %s: created waiting (terminal %s)", record.session.id, peer.peer_id
-                )
-            position = await store.position(record.session.id)
-            if record.session.state is State.CONNECTED:
-                await ws.send_str(sig.encode(sig.SessionConnected(session_id=record.session.id)))
-            else:
-                await ws.send_str(
-                    sig.encode(sig.SessionWaiting(session_id=record.session.id, position=position))
-                )
-
-        case sig.QueueNext():
-            if peer.staff_role != "specialist":
-                raise Refused("not_allowed", "only a specialist takes residents")
-            if await store.specialist_session(peer.peer_id):
-                raise Refused("busy", "finish the current session first")
-            record = await store.take_next(peer.peer_id, now)
-            if record is None:
-                await ws.send_str(sig.encode(sig.QueueEmpty()))
-                return
-            log.info(
-                "session %s: state waiting -> connected (specialist %s)",
-                record.session.id,
-                peer.peer_id,
-            )
-            await relay.publish(
-                peer_channel("terminal", record.terminal_id),
-                sig.encode(sig.SessionConnected(session_id=record.session.id)),
-            )
-            await ws.send_str(
-                sig.encode(
-                    sig.SessionAssigned(
-                        session_id=record.session.id,
-                        terminal_id=record.terminal_id,
-                        purpose=record.purpose,
-                    )
-                )
-            )
-
-        case (
-            sig.SdpOffer(session_id=sid)
-            | sig.SdpAnswer(session_id=sid)
-            | sig.IceCandidate(session_id=sid)
-        ):
-            record = await _participant(app, peer, sid)
-            if record.session.state is not State.CONNECTED:
-                raise Refused("illegal_state", f"session is {record.session.state.value}")
-            await relay.publish(_other_side(peer, record), sig.encode(message))
-
+        case sig.SessionStart():
+            await ws.send_str(sig.encode(await sessions.start(user, message, now)))
+        case sig.SpecialistSetState(state=state):
+            await sessions.set_state(user, state, now)
+        case sig.SessionAccept(session_id=sid):
+            await sessions.accept(user, sid, now)
+        case sig.SessionDecline(session_id=sid):
+            await sessions.decline(user, sid, now)
+        case sig.SessionHold(session_id=sid, on=on):
+            await sessions.hold(user, sid, on, now)
+        case sig.SessionTransfer(session_id=sid, to_skill=skill, to_user=target):
+            known = False
+            if target is not None:
+                account = await get_account(app[keys.REDIS], target)
+                known = account is not None and account.role == "specialist"
+            await sessions.transfer(user, sid, skill, target, now, known)
+        case sig.SessionInvite(session_id=sid, user=target):
+            await sessions.invite(user, sid, target, now)
+        case sig.SessionLeave(session_id=sid):
+            await sessions.leave(user, sid, now)
+        case sig.SessionFinish(session_id=sid):
+            await sessions.finish(user, sid, now)
         case sig.SessionEnd(session_id=sid, reason=reason):
-            record = await _participant(app, peer, sid)
-            ended = await store.transition(sid, Event.END, now, reason=EndReason(reason))
-            log.info(
-                "session %s: state %s -> ended (%s, by %s %s)",
-                sid,
-                record.session.state.value,
-                reason,
-                peer.role,
-                peer.peer_id,
-            )
-            notice = sig.encode(sig.SessionEnded(session_id=sid, reason=reason))
-            await relay.publish(peer_channel("terminal", ended.terminal_id), notice)
-            if ended.session.specialist:
-                await relay.publish(peer_channel("staff", ended.session.specialist), notice)
-
+            if peer.role == "terminal":
+                await sessions.end(sid, reason, now, by_terminal=user)
+            else:
+                await sessions.end(sid, reason, now, by_staff=user)
+        case sig.SdpOffer() | sig.SdpAnswer() | sig.IceCandidate():
+            await _relay_media(app, peer, message)
         case _:
             raise Refused("not_allowed", f"{message.type} is not handled here")
 
 
-async def _participant(app: web.Application, peer: Peer, session_id: str) -> SessionRecord:
-    """The session, if ``peer`` takes part in it; otherwise a refusal that reveals nothing."""
-    record = await app[keys.STORE].get(session_id)
-    if peer.role == "terminal" and record.terminal_id == peer.peer_id:
-        return record
-    if peer.role == "staff" and record.session.specialist == peer.peer_id:
-        return record
-    raise NoSuchSession(session_id)
-
-
-def _other_side(peer: Peer, record: SessionRecord) -> str:
+async def _relay_media(
+    app: web.Application, peer: Peer, message: sig.SdpOffer | sig.SdpAnswer | sig.IceCandidate
+) -> None:
+    """Offers, answers and candidates go between the terminal and one staff member of a live
+    session. From staff the hub stamps who sent it; from the terminal it must name whom for."""
+    view = await app[keys.STORE].get(message.session_id)
+    if view.state not in (State.CONNECTED, State.ON_HOLD):
+        raise Refused("illegal_state", f"session is {view.state.value}")
+    sessions = app[keys.SESSIONS]
     if peer.role == "staff":
-        return peer_channel("terminal", record.terminal_id)
-    if record.session.specialist is None:
-        raise Refused("illegal_state", "no specialist on this session yet")
-    return peer_channel("staff", record.session.specialist)
+        if not view.takes_part(peer.peer_id):
+            raise NoSuchSession(message.session_id)
+        stamped = _with_peer(message, peer.peer_id)
+        await sessions.to_terminal(view.terminal_id, stamped)
+        return
+    if view.terminal_id != peer.peer_id:
+        raise NoSuchSession(message.session_id)
+    target = message.peer_id or view.specialist
+    if target is None or not view.takes_part(target):
+        raise Refused("no_such_peer", "that staff member is not in this session")
+    await sessions.to_staff(target, message)
+
+
+def _with_peer(
+    message: sig.SdpOffer | sig.SdpAnswer | sig.IceCandidate, peer_id: str
+) -> sig.Message:
+    from dataclasses import replace
+
+    return replace(message, peer_id=peer_id)

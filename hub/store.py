@@ -1,21 +1,18 @@
-"""Redis access for sessions, the queue, terminals and logins.
+"""Redis access for terminals and for reading sessions.
 
-Key layout (all under ``mdg:``):
+Key layout (all under ``mdg:``; routing keys are listed in :mod:`hub.dispatch`):
 
 ====================================  ===========================================================
-``mdg:session:{id}``                  hash: state, terminal_id, purpose, specialist, end_reason,
-                                      history (JSON [[state, unix time], ...]), ``{state}_at``
-``mdg:queue``                         list of waiting session ids, oldest first
+``mdg:session:{id}``                  hash: the session (fields in :mod:`hub.dispatch`)
 ``mdg:terminal:{id}``                 hash: branch_id, name, token_digest
 ``mdg:terminal_token:{sha256}``       the terminal id a device token belongs to
 ``mdg:terminal_session:{id}``         the terminal's current session id
-``mdg:staff_session:{username}``      the specialist's current session id
 ``mdg:account:{username}``            hash: see :mod:`hub.accounts`
 ``mdg:login:{token}``                 username behind a login cookie (expires)
+``mdg:presence``                      zset of ``terminal:{id}`` / ``staff:{user}`` by last seen
 ====================================  ===========================================================
 
-State changes are read-modify-write under WATCH, so two hub processes acting on one session
-cannot both win; the pure :mod:`hub.lifecycle` decides what is legal.
+Sessions change only through the scripts of :mod:`hub.dispatch`; this module reads them.
 """
 
 from __future__ import annotations
@@ -26,11 +23,8 @@ import secrets
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
-from redis.exceptions import WatchError
 
-from hub.lifecycle import EndReason, Event, IllegalTransition, Session, State, apply
-
-QUEUE = "mdg:queue"
+from hub.lifecycle import ACTIVE, EndReason, State
 
 
 def session_key(session_id: str) -> str:
@@ -41,44 +35,64 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class SessionRecord:
-    """A session with what the lifecycle does not care about: where and what for."""
-
-    session: Session
-    terminal_id: str
-    purpose: str
-
-
 class NoSuchSession(Exception):
     code = "no_such_session"
 
 
-def _decode(session_id: str, raw: dict[str, str]) -> SessionRecord:
-    history = tuple((State(s), float(at)) for s, at in json.loads(raw["history"]))
-    session = Session(
+@dataclass(frozen=True)
+class SessionView:
+    """A session as read from Redis."""
+
+    id: str
+    state: State
+    history: tuple[tuple[State, float], ...]
+    terminal_id: str
+    branch_id: str
+    purpose: str
+    skill: str
+    priority: str
+    ticket: str
+    queue: str
+    specialist: str | None
+    others: tuple[str, ...]
+    invited: str | None
+    needs_language: str | None
+    needs_hearing: bool
+    end_reason: EndReason | None
+    transferred_from: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    def takes_part(self, user: str) -> bool:
+        return user == self.specialist or user in self.others
+
+    @property
+    def staff(self) -> tuple[str, ...]:
+        return (*((self.specialist,) if self.specialist else ()), *self.others)
+
+
+def decode_session(session_id: str, raw: dict[str, str]) -> SessionView:
+    return SessionView(
         id=session_id,
         state=State(raw["state"]),
-        history=history,
+        history=tuple((State(s), float(at)) for s, at in json.loads(raw["history"])),
+        terminal_id=raw.get("terminal_id", ""),
+        branch_id=raw.get("branch_id", ""),
+        purpose=raw.get("purpose", ""),
+        skill=raw.get("skill", ""),
+        priority=raw.get("priority", "normal"),
+        ticket=raw.get("ticket", ""),
+        queue=raw.get("queue", ""),
         specialist=raw.get("specialist") or None,
+        others=tuple(o for o in raw.get("others", "").split(",") if o),
+        invited=raw.get("invited") or None,
+        needs_language=raw.get("needs_language") or None,
+        needs_hearing=raw.get("needs_hearing") == "1",
         end_reason=EndReason(raw["end_reason"]) if raw.get("end_reason") else None,
+        transferred_from=raw.get("transferred_from") or None,
     )
-    return SessionRecord(session, raw["terminal_id"], raw["purpose"])
-
-
-def _encode(record: SessionRecord) -> dict[str, str]:
-    s = record.session
-    fields = {
-        "state": s.state.value,
-        "terminal_id": record.terminal_id,
-        "purpose": record.purpose,
-        "specialist": s.specialist or "",
-        "end_reason": s.end_reason.value if s.end_reason else "",
-        "history": json.dumps([[st.value, at] for st, at in s.history]),
-    }
-    for state, at in s.history:
-        fields[f"{state.value}_at"] = repr(at)
-    return fields
 
 
 class Store:
@@ -111,92 +125,54 @@ class Store:
         found = await self.redis.get(f"mdg:terminal_token:{token_digest(token)}")
         return str(found) if found is not None else None
 
+    async def terminal_branch(self, terminal_id: str) -> str:
+        return str(await self.redis.hget(f"mdg:terminal:{terminal_id}", "branch_id") or "")
+
     # -- sessions ----------------------------------------------------------------------------
 
-    async def get(self, session_id: str) -> SessionRecord:
+    async def get(self, session_id: str) -> SessionView:
         raw = await self.redis.hgetall(session_key(session_id))
         if not raw:
             raise NoSuchSession(session_id)
-        return _decode(session_id, raw)
+        return decode_session(session_id, raw)
 
-    async def current_session(self, terminal_id: str) -> SessionRecord | None:
+    async def current_session(self, terminal_id: str) -> SessionView | None:
+        """The terminal's session while the resident is still there, else None."""
         session_id = await self.redis.get(f"mdg:terminal_session:{terminal_id}")
         if session_id is None:
             return None
         try:
-            record = await self.get(session_id)
+            view = await self.get(session_id)
         except NoSuchSession:
             return None
-        return None if record.session.state is State.ENDED else record
+        return view if view.active else None
 
-    async def specialist_session(self, username: str) -> str | None:
-        found = await self.redis.get(f"mdg:staff_session:{username}")
-        return str(found) if found is not None else None
+    async def position(self, view: SessionView) -> int:
+        """1-based place in its queue (ties by id, as the router breaks them), 0 if not queued."""
+        key = f"mdg:q:{view.queue}"
+        rank = await self.redis.zscore(key, view.id)
+        if rank is None:
+            return 0
+        ahead = await self.redis.zcount(key, "-inf", f"({rank!r}")
+        return int(ahead) + 1
 
-    async def create(self, terminal_id: str, purpose: str, now: float) -> SessionRecord:
-        """A new waiting session for the terminal, queued last."""
-        session_id = f"s-{secrets.token_hex(8)}"
-        record = SessionRecord(Session.new(session_id, now), terminal_id, purpose)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(session_key(session_id), mapping=_encode(record))
-            pipe.set(f"mdg:terminal_session:{terminal_id}", session_id)
-            pipe.rpush(QUEUE, session_id)
-            await pipe.execute()
-        return record
+    async def handle_time(self, skill: str, default: float) -> float:
+        """Mean of the last handling times for the skill, or ``default`` before there are any."""
+        values = [float(v) for v in await self.redis.lrange(f"mdg:handle:{skill}", 0, 49)]
+        return sum(values) / len(values) if values else default
 
-    async def position(self, session_id: str) -> int:
-        """1-based place in the queue, or 0 when not queued."""
-        index = await self.redis.lpos(QUEUE, session_id)
-        return 0 if index is None else int(index) + 1
+    async def staffed(self, skill: str) -> int:
+        """Specialists with the skill who are at work (not away, not offline)."""
+        members = sorted(await self.redis.smembers(f"mdg:skill_members:{skill}"))
+        if not members:
+            return 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user in members:
+                pipe.hget(f"mdg:specialist:{user}", "state")
+            states = await pipe.execute()
+        return sum(1 for s in states if s and s not in ("away", "offline"))
 
-    async def transition(
-        self,
-        session_id: str,
-        event: Event,
-        now: float,
-        *,
-        specialist: str | None = None,
-        reason: EndReason | None = None,
-    ) -> SessionRecord:
-        """Apply ``event`` atomically. Raises NoSuchSession or IllegalTransition."""
-        key = session_key(session_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(key)
-                    raw = await pipe.hgetall(key)
-                    if not raw:
-                        raise NoSuchSession(session_id)
-                    before = _decode(session_id, raw)
-                    after = SessionRecord(
-                        apply(before.session, event, now, specialist=specialist, reason=reason),
-                        before.terminal_id,
-                        before.purpose,
-                    )
-                    pipe.multi()
-                    pipe.hset(key, mapping=_encode(after))
-                    if event is Event.ACCEPT and specialist:
-                        pipe.set(f"mdg:staff_session:{specialist}", session_id)
-                    if after.session.state is State.ENDED:
-                        pipe.lrem(QUEUE, 0, session_id)
-                        if after.session.specialist:
-                            pipe.delete(f"mdg:staff_session:{after.session.specialist}")
-                    await pipe.execute()
-                    return after
-                except WatchError:
-                    continue
-
-    async def take_next(self, specialist: str, now: float) -> SessionRecord | None:
-        """Pop the oldest waiting session and give it to ``specialist``; None when none waits.
-
-        LPOP hands each id to exactly one caller across all hub processes; a session that ended
-        between being queued and popped is skipped.
-        """
-        while True:
-            session_id = await self.redis.lpop(QUEUE)
-            if session_id is None:
-                return None
-            try:
-                return await self.transition(session_id, Event.ACCEPT, now, specialist=specialist)
-            except (NoSuchSession, IllegalTransition):
-                continue
+    async def specialist_state(self, user: str) -> tuple[str, str | None]:
+        state, session_id = await self.redis.hmget(f"mdg:specialist:{user}", "state",
+                                                   "session_id")
+        return (state or "offline", session_id or None)

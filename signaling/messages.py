@@ -292,6 +292,16 @@ class SessionParticipants:
     others: tuple[str, ...] = _idents()
 
 
+@dataclass(frozen=True)
+class SessionHeld:
+    """Hub -> terminal and staff: the resident is on hold (``on``) or back."""
+
+    type: ClassVar[str] = "session.held"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    session_id: str = _ident()
+    on: bool = True
+
+
 # -- media negotiation (relayed) --------------------------------------------------------------
 
 
@@ -384,6 +394,7 @@ Message: TypeAlias = (
     | SessionLeave
     | SessionFinish
     | SessionParticipants
+    | SessionHeld
     | SdpOffer
     | SdpAnswer
     | IceCandidate

@@ -56,7 +56,7 @@ async def apply_to_redis(d: Dispatch, call: str, args: tuple[Any, ...], now: flo
         case "decline", (sid, who):
             out = await d.decline(sid, who, now)
         case "timeout", (sid, who):
-            out = await d.decline(sid, who, now, timeout=True)
+            out = await d.decline(sid, who, now, timed_out=True)
         case "hold", (sid, who, on):
             out = await d.hold(sid, who, on, now)
         case "transfer", (sid, who, target):

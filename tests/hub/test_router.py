@@ -90,7 +90,7 @@ def test_decline_and_timeout_go_to_the_next_specialist() -> None:
     model.set_state("b", "available", 2.0)
     assert model.create("s", "juumin", "normal", 3.0) == [("s", "a")]  # idle longest
     assert model.decline("s", "a", 4.0) == [("s", "b")]
-    assert model.decline("s", "b", 5.0, timeout=True) == []  # a declined: cooling down
+    assert model.decline("s", "b", 5.0, timed_out=True) == []  # a declined: cooling down
     assert model.specialists["b"].state == "away"  # an unanswered console is not rung again
     assert model.tick(4.0 + RULES.decline_cooldown_s + 1) == [("s", "a")]
 

@@ -1,0 +1,116 @@
+"""Work each hub process does on its own clock, safe to run in every process at once:
+
+* presence: marks the peers connected here as seen, every few seconds;
+* the sweeper: claims due deadlines (unanswered offers and invitations, wrap-ups left open) and
+  peers gone longer than the grace period, each claimed by exactly one hub, and acts on them
+  through :mod:`hub.sessions`;
+* the safety net: offers each available specialist their best session now and then, for matches
+  no event triggered (a decline's cooldown running out);
+* positions: pushes each waiting terminal connected here its place and estimated wait when they
+  change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from hub import keys
+from hub.lifecycle import State
+
+log = logging.getLogger(__name__)
+
+PRESENCE_EVERY_S = 5.0
+SWEEP_EVERY_S = 0.25
+SAFETY_NET_EVERY_S = 5.0
+POSITIONS_EVERY_S = 1.0
+
+
+async def refresh_presence(app: web.Application) -> None:
+    peers = list(app[keys.LOCAL_PEERS])
+    if peers:
+        now = time.time()
+        await app[keys.REDIS].zadd("mdg:presence", dict.fromkeys(peers, now))
+
+
+async def sweep(app: web.Application) -> None:
+    sessions, dispatch = app[keys.SESSIONS], app[keys.DISPATCH]
+    now = time.time()
+    for item in await dispatch.claim_due(now):
+        kind, _, rest = item.partition(":")
+        if kind in ("offer", "invite"):
+            session_id, _, user = rest.rpartition(":")
+            await sessions.decline(user, session_id, now, timed_out=True)
+        elif kind == "wrapup":
+            await sessions.finish(None, rest, now)
+    cutoff = now - app[keys.CONFIG].presence_grace_s
+    for member in await dispatch.claim_absent(cutoff):
+        role, _, peer_id = member.partition(":")
+        if member in app[keys.LOCAL_PEERS]:
+            await refresh_presence(app)  # still here after all: a slow refresh, not a loss
+        elif role == "terminal":
+            await sessions.lose_terminal(peer_id, now)
+        elif role == "staff":
+            await sessions.lose_specialist(peer_id, now)
+
+
+async def safety_net(app: web.Application) -> None:
+    redis, sessions = app[keys.REDIS], app[keys.SESSIONS]
+    available: set[str] = set()
+    async for key in redis.scan_iter(match="mdg:avail:*", count=100):
+        available.update(await redis.zrange(key, 0, -1))
+    now = time.time()
+    for user in sorted(available):
+        outcome = await app[keys.DISPATCH].offer_best_for(user, now)
+        await sessions.announce(outcome.offers)
+
+
+async def push_positions(app: web.Application, last: dict[str, tuple[int, int]]) -> None:
+    store, sessions = app[keys.STORE], app[keys.SESSIONS]
+    terminals = [p.partition(":")[2] for p in app[keys.LOCAL_PEERS] if p.startswith("terminal:")]
+    for terminal_id in terminals:
+        view = await store.current_session(terminal_id)
+        if view is None or view.state is not State.WAITING:
+            last.pop(terminal_id, None)
+            continue
+        message = await sessions.waiting_message(view)
+        key = (message.position, message.estimated_wait_s)
+        if last.get(terminal_id) != key:
+            last[terminal_id] = key
+            await sessions.to_terminal(terminal_id, message)
+
+
+async def _every(period: float, name: str, work: Callable[[], Awaitable[None]]) -> None:
+    while True:
+        try:
+            await work()
+        except (RedisError, OSError) as exc:
+            log.warning("%s: Redis unavailable (%s); retrying", name, exc)
+        except Exception:
+            log.exception("%s failed; carrying on", name)
+        await asyncio.sleep(period)
+
+
+async def background(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: run the periodic work for the app's lifetime."""
+    last_positions: dict[str, tuple[int, int]] = {}
+    tasks = [
+        asyncio.create_task(_every(PRESENCE_EVERY_S, "presence", lambda: refresh_presence(app))),
+        asyncio.create_task(_every(SWEEP_EVERY_S, "sweeper", lambda: sweep(app))),
+        asyncio.create_task(_every(SAFETY_NET_EVERY_S, "safety net", lambda: safety_net(app))),
+        asyncio.create_task(
+            _every(POSITIONS_EVERY_S, "positions", lambda: push_positions(app, last_positions))
+        ),
+    ]
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
