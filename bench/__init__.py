@@ -11,9 +11,17 @@ import sys
 def main(args: argparse.Namespace) -> int:
     if args.name == "call-setup":
         from bench.call_setup import run
+    elif args.name == "signaling":
+        from bench.signaling import run
     else:
         print(
-            json.dumps({"error": "unknown_benchmark", "name": args.name, "known": ["call-setup"]})
+            json.dumps(
+                {
+                    "error": "unknown_benchmark",
+                    "name": args.name,
+                    "known": ["call-setup", "signaling"],
+                }
+            )
         )
         return 2
     result = run(runs=args.runs, verbose=not args.json)

@@ -1,11 +1,11 @@
 """``madoguchi bench call-setup``: from the specialist's accept to the first decoded frame.
 
 Starts a private Redis, a hub, a terminal (synthetic camera and tone) and headless Chromium; logs
-in as the demo specialist; then, ``runs`` times: the resident asks for a counter at the kiosk, the
-specialist presses 「次の方を呼ぶ」, and we take
+in as the demo specialist and makes them available; then, ``runs`` times: the resident asks for a
+counter at the kiosk, the specialist's console rings, they answer, and we take
 
-* browser side: the time from the click to the first frame of the terminal's video presented in
-  the console (``requestVideoFrameCallback``);
+* browser side: the time from the click on 「応答」 (accept) to the first frame of the terminal's
+  video presented in the console (``requestVideoFrameCallback``);
 * terminal side: the time from the click to the first decoded frame of the browser's video at
   the terminal (wall clock; all processes share this machine's clock).
 
@@ -52,10 +52,21 @@ def _kiosk_start(branch: BranchProcess, purpose: str) -> None:
 PHASES = ("assignedAt", "offerSentAt", "answerAt", "connectedAt", "firstFrameAt")
 
 
+def _login(page: Any) -> None:
+    page.goto("/console/")
+    page.fill("#username", "suzuki")
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_selector("#link-state[data-state=online]")
+    page.wait_for_selector("#ready:not([disabled])")
+    page.click("#ready")
+
+
 def _one_call(page: Any, branch: BranchProcess) -> tuple[float, float, dict[str, float]]:
     _kiosk_start(branch, "moving")
     _wait(lambda: branch.status()["phase"] == "waiting", "the resident to wait")
-    page.click("#next")
+    page.wait_for_selector("#ring:not([hidden])")
+    page.click("#accept")
     timings = _wait(
         lambda: (t := page.evaluate("() => window.madoguchiConsole.timings"))["firstFrameAt"] and t,
         "the first frame in the browser",
@@ -70,6 +81,9 @@ def _one_call(page: Any, branch: BranchProcess) -> tuple[float, float, dict[str,
     phases = {p: timings[p] - accepted for p in PHASES if timings.get(p)}
     page.click("#end")
     _wait(lambda: branch.status()["phase"] in ("ended", "idle"), "the terminal to hang up")
+    page.wait_for_selector("#wrapup-controls:not([hidden])")
+    page.click("#finish")
+    page.wait_for_selector("#my-state[data-state=available]")
     return browser_ms, terminal_ms, phases
 
 
@@ -100,11 +114,7 @@ def run(runs: int = 10, verbose: bool = True) -> dict[str, Any]:
             )
             try:
                 page = browser.new_context(base_url=dep.hub.url).new_page()
-                page.goto("/console/")
-                page.fill("#username", "suzuki")
-                page.fill("#password", DEMO_PASSWORD)
-                page.click("#login-submit")
-                page.wait_for_selector("#link-state[data-state=online]")
+                _login(page)
                 _one_call(page, dep.branch)  # warm-up
                 for i in range(runs):
                     b, t, marks = _one_call(page, dep.branch)

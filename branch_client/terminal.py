@@ -36,7 +36,11 @@ class TerminalStatus:
     link: str = "connecting"  # connecting | online | offline
     phase: str = "idle"  # idle | waiting | connected | in_call | ended
     session_id: str | None = None
+    ticket: str | None = None
     position: int | None = None
+    estimated_wait_s: int | None = None
+    transferred: bool = False
+    held: bool = False
     purpose: str | None = None
     end_reason: str | None = None
     last_error: str | None = None
@@ -49,7 +53,7 @@ class Terminal:
         self.status = TerminalStatus()
         self.media = ReceivedMedia()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
-        self._pc: RTCPeerConnection | None = None
+        self._pcs: dict[str, RTCPeerConnection] = {}  # one call per staff member in the session
         self._pending_start: str | None = config.start_purpose
 
     # -- what the kiosk calls ------------------------------------------------------------------
@@ -70,8 +74,14 @@ class Terminal:
         await self._send(sig.SessionEnd(session_id=sid, reason=reason))
 
     def snapshot(self) -> dict[str, Any]:
-        pc_state = self._pc.connectionState if self._pc else "closed"
-        return {**self.status.__dict__, "pc_state": pc_state, "media": self.media.snapshot()}
+        states = [pc.connectionState for pc in self._pcs.values()]
+        pc_state = "connected" if "connected" in states else (states[0] if states else "closed")
+        return {
+            **self.status.__dict__,
+            "staff": list(self._pcs),
+            "pc_state": pc_state,
+            "media": self.media.snapshot(),
+        }
 
     # -- the link to the hub -------------------------------------------------------------------
 
@@ -124,19 +134,29 @@ class Terminal:
             log.warning("hub sent a bad message (%s): %s", exc.code, exc)
             return
         match message:
-            case sig.SessionWaiting(session_id=sid, position=position):
+            case sig.SessionWaiting(session_id=sid):
+                if message.transferred:
+                    await self._hang_up()  # the next specialist will call
                 self._enter("waiting", sid)
-                self.status.position = position
+                self.status.ticket = message.ticket
+                self.status.position = message.position
+                self.status.estimated_wait_s = message.estimated_wait_s
+                self.status.transferred = message.transferred
             case sig.SessionConnected(session_id=sid):
                 self._enter("connected", sid)
-                self.status.position = None
+                self.status.position = self.status.estimated_wait_s = None
             case sig.SdpOffer(session_id=sid, sdp=sdp) if sid == self.status.session_id:
-                await self._answer(sid, sdp)
+                await self._answer(sid, message.peer_id or "staff", sdp)
             case sig.IceCandidate(session_id=sid) if sid == self.status.session_id:
                 await self._add_candidate(message)
+            case sig.PeerLeft(session_id=sid, peer_id=peer) if sid == self.status.session_id:
+                await self._close_call(peer)
+            case sig.SessionHeld(session_id=sid, on=on) if sid == self.status.session_id:
+                self.status.held = on
             case sig.SessionEnded(session_id=sid, reason=reason) if sid == self.status.session_id:
                 self._pending_start = None
                 self.status.end_reason = reason
+                self.status.held = False
                 self._enter("ended", sid)
                 await self._hang_up()
                 asyncio.get_running_loop().call_later(GOODBYE_S, self._back_to_idle, sid)
@@ -159,10 +179,10 @@ class Terminal:
 
     # -- the call ------------------------------------------------------------------------------
 
-    async def _answer(self, session_id: str, offer_sdp: str) -> None:
-        await self._hang_up()
+    async def _answer(self, session_id: str, peer: str, offer_sdp: str) -> None:
+        await self._close_call(peer)  # a new offer from the same person replaces their call
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self._pc = pc
+        self._pcs[peer] = pc
         self.media = ReceivedMedia()
         self.status.calls += 1
         pc.addTrack(SyntheticCamera())
@@ -174,20 +194,26 @@ class Terminal:
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
-            log.info("session %s: peer connection %s", session_id, pc.connectionState)
+            log.info("session %s: call with %s %s", session_id, peer, pc.connectionState)
             if pc.connectionState == "connected" and self.status.session_id == session_id:
                 self._enter("in_call", session_id)
 
         started = time.perf_counter()
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         await pc.setLocalDescription(await pc.createAnswer())
-        await self._send(sig.SdpAnswer(session_id=session_id, sdp=pc.localDescription.sdp))
+        await self._send(
+            sig.SdpAnswer(session_id=session_id, sdp=pc.localDescription.sdp, peer_id=peer)
+        )
         log.info(
-            "session %s: answered in %.0f ms", session_id, (time.perf_counter() - started) * 1000
+            "session %s: answered %s in %.0f ms",
+            session_id,
+            peer,
+            (time.perf_counter() - started) * 1000,
         )
 
     async def _add_candidate(self, message: sig.IceCandidate) -> None:
-        if self._pc is None or not message.candidate:
+        pc = self._pcs.get(message.peer_id or "staff")
+        if pc is None or not message.candidate:
             return
         try:
             candidate = candidate_from_sdp(message.candidate.removeprefix("candidate:"))
@@ -196,12 +222,16 @@ class Terminal:
             return
         candidate.sdpMid = message.sdp_mid
         candidate.sdpMLineIndex = message.sdp_mline_index
-        await self._pc.addIceCandidate(candidate)
+        await pc.addIceCandidate(candidate)
 
-    async def _hang_up(self) -> None:
-        pc, self._pc = self._pc, None
+    async def _close_call(self, peer: str) -> None:
+        pc = self._pcs.pop(peer, None)
         if pc is not None:
             await pc.close()
+
+    async def _hang_up(self) -> None:
+        for peer in list(self._pcs):
+            await self._close_call(peer)
         await self.media.stop()
 
     async def close(self) -> None:

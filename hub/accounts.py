@@ -3,20 +3,52 @@
 Passwords are hashed with Argon2id (memory-hard). A login is a random token in an HttpOnly,
 SameSite=Strict cookie; Redis maps it to the username and forgets it after the login TTL.
 Hashing runs in a worker thread: it is deliberately slow and must not stall the event loop.
+
+Keys (the routing code reads the account fields; keep their names and encodings):
+
+==============================  ===============================================================
+``mdg:account:{username}``      hash: ``password_hash``, ``role``, ``display_name``,
+                                ``disabled`` ("1"/"0"), ``branch_id`` ("" when none),
+                                ``skills`` (JSON list of skill keys from :mod:`hub.catalog`),
+                                ``languages`` (JSON list of language tags, e.g. ``["en","zh"]``),
+                                ``hearing_support`` ("1"/"0")
+``mdg:login:{token}``           username behind a login cookie (expires)
+``mdg:logins_of:{username}``    set of that user's login tokens, so disabling ends them all;
+                                expired tokens are pruned when the user next logs in
+==============================  ===============================================================
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import re
 import secrets
+import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypedDict
 
 import redis.asyncio as aioredis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from redis.exceptions import WatchError
+
+from hub.catalog import load_skills
+
+log = logging.getLogger(__name__)
 
 ROLES: Final = frozenset({"specialist", "branch_staff", "supervisor", "backoffice", "admin"})
+
+USERNAME: Final = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
+BRANCH_ID: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+LANGUAGE: Final = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?")
+"""A language tag as interpreters are listed: ``en``, ``zh``, ``pt-BR``."""
+
+MIN_PASSWORD: Final = 8
+MAX_PASSWORD: Final = 256  # what POST /api/login accepts
+MAX_DISPLAY_NAME: Final = 64
 
 _hasher = PasswordHasher()
 # A hash of nothing in particular, verified against when the user does not exist, so that a
@@ -30,43 +62,265 @@ class Account:
     role: str
     display_name: str
     disabled: bool = False
+    branch_id: str = ""
+    skills: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    hearing_support: bool = False
+
+
+class AccountProfile(TypedDict, total=False):
+    """What an account says about whom its holder can serve; the keyword arguments of
+    :func:`add_account` beyond the essentials."""
+
+    branch_id: str
+    skills: Iterable[str]
+    languages: Iterable[str]
+    hearing_support: bool
 
 
 class AccountError(Exception):
-    code = "account_error"
+    """An account operation refused: ``code`` for machines, the message for people.
+
+    Codes: ``bad_username``, ``unknown_role``, ``weak_password``, ``bad_password``,
+    ``bad_display_name``, ``branch_required``, ``bad_branch``, ``unknown_skill``,
+    ``bad_language``, ``account_exists``, ``no_such_account``.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _key(username: str) -> str:
     return f"mdg:account:{username}"
 
 
-async def add_account(
-    redis: aioredis.Redis, username: str, password: str, role: str, display_name: str
+def _login_key(token: str) -> str:
+    return f"mdg:login:{token}"
+
+
+def _logins_key(username: str) -> str:
+    return f"mdg:logins_of:{username}"
+
+
+# -- validation and encoding (pure) ------------------------------------------------------------
+
+
+def _names(values: Iterable[str], what: str) -> tuple[str, ...]:
+    if isinstance(values, str):  # "zei" would otherwise become ("z", "e", "i")
+        raise AccountError(f"bad_{what}", f"{what}s are a list, not the string {values!r}")
+    return tuple(dict.fromkeys(values))  # in order, without repeats
+
+
+def validate_account(
+    username: str,
+    role: str,
+    display_name: str,
+    *,
+    branch_id: str = "",
+    skills: Iterable[str] = (),
+    languages: Iterable[str] = (),
+    hearing_support: bool = False,
 ) -> Account:
+    """The account these values describe, or AccountError saying what is wrong."""
+    if not USERNAME.fullmatch(username):
+        raise AccountError(
+            "bad_username",
+            f"username {username!r}: 1-32 of a-z 0-9 _ . -, starting with a letter or digit",
+        )
     if role not in ROLES:
-        raise AccountError(f"unknown role {role!r}; one of {', '.join(sorted(ROLES))}")
-    if len(password) < 8:
-        raise AccountError("a password has at least 8 characters")
-    digest = await asyncio.to_thread(_hasher.hash, password)
-    await redis.hset(
-        _key(username),
-        mapping={
-            "password_hash": digest,
-            "role": role,
-            "display_name": display_name,
-            "disabled": "0",
-        },
+        raise AccountError(
+            "unknown_role", f"unknown role {role!r}; one of {', '.join(sorted(ROLES))}"
+        )
+    display_name = display_name.strip()
+    if not display_name or len(display_name) > MAX_DISPLAY_NAME:
+        raise AccountError(
+            "bad_display_name", f"a display name has 1-{MAX_DISPLAY_NAME} characters"
+        )
+    if any(unicodedata.category(c) == "Cc" for c in display_name):
+        raise AccountError("bad_display_name", "a display name has no control characters")
+    if branch_id and not BRANCH_ID.fullmatch(branch_id):
+        raise AccountError(
+            "bad_branch", f"branch id {branch_id!r}: 1-32 of a-z 0-9 _ -, starting with a-z or 0-9"
+        )
+    if role == "branch_staff" and not branch_id:
+        raise AccountError("branch_required", "branch staff need a branch id")
+    skill_keys = _names(skills, "skill")
+    known = load_skills()
+    unknown = [s for s in skill_keys if s not in known]
+    if unknown:
+        raise AccountError(
+            "unknown_skill", f"unknown skill {unknown[0]!r}; one of {', '.join(known)}"
+        )
+    language_tags = _names(languages, "language")
+    bad = [t for t in language_tags if not LANGUAGE.fullmatch(t)]
+    if bad:
+        raise AccountError("bad_language", f"language {bad[0]!r} is not a tag like en, zh, pt-BR")
+    return Account(
+        username,
+        role,
+        display_name,
+        branch_id=branch_id,
+        skills=skill_keys,
+        languages=language_tags,
+        hearing_support=hearing_support,
     )
-    return Account(username, role, display_name)
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError("weak_password", f"a password has at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise AccountError("bad_password", f"a password has at most {MAX_PASSWORD} characters")
+
+
+def _encode(account: Account) -> dict[str, str]:
+    return {
+        "role": account.role,
+        "display_name": account.display_name,
+        "disabled": "1" if account.disabled else "0",
+        "branch_id": account.branch_id,
+        "skills": json.dumps(list(account.skills)),
+        "languages": json.dumps(list(account.languages)),
+        "hearing_support": "1" if account.hearing_support else "0",
+    }
+
+
+def _string_list(username: str, raw: Mapping[str, str], field: str) -> tuple[str, ...]:
+    text = raw.get(field) or "[]"
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        log.warning("account %s: field %s is not a JSON list of strings; ignored", username, field)
+        return ()
+    return tuple(value)
+
+
+def _decode(username: str, raw: Mapping[str, str]) -> Account | None:
+    """The account in a stored hash; None when there is none. Accounts stored before a field
+    existed read as its default."""
+    role = raw.get("role")
+    if not role:
+        return None
+    return Account(
+        username,
+        role,
+        raw.get("display_name") or username,
+        disabled=raw.get("disabled") == "1",
+        branch_id=raw.get("branch_id", ""),
+        skills=_string_list(username, raw, "skills"),
+        languages=_string_list(username, raw, "languages"),
+        hearing_support=raw.get("hearing_support") == "1",
+    )
+
+
+# -- accounts ----------------------------------------------------------------------------------
+
+
+async def add_account(
+    redis: aioredis.Redis,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str,
+    *,
+    branch_id: str = "",
+    skills: Iterable[str] = (),
+    languages: Iterable[str] = (),
+    hearing_support: bool = False,
+    replace: bool = True,
+) -> Account:
+    """Create the account, enabled. An existing one is overwritten (its open logins end, as its
+    password may have changed) unless ``replace`` is false: then AccountError ``account_exists``.
+    """
+    account = validate_account(
+        username,
+        role,
+        display_name,
+        branch_id=branch_id,
+        skills=skills,
+        languages=languages,
+        hearing_support=hearing_support,
+    )
+    _check_password(password)
+    key, logins = _key(username), _logins_key(username)
+    if not replace and await redis.exists(key):
+        raise _exists(username)
+    digest = await asyncio.to_thread(_hasher.hash, password)
+    async with redis.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                await pipe.watch(key, logins)
+                if not replace and await pipe.exists(key):
+                    raise _exists(username)
+                tokens = await pipe.smembers(logins)
+                pipe.multi()
+                pipe.hset(key, mapping={"password_hash": digest, **_encode(account)})
+                for token in tokens:
+                    pipe.delete(_login_key(token))
+                pipe.delete(logins)
+                await pipe.execute()
+                break
+            except WatchError:
+                continue
+    log.info("account %s saved (%s)", username, role)
+    return account
+
+
+def _exists(username: str) -> AccountError:
+    return AccountError("account_exists", f"account {username!r} exists already")
 
 
 async def get_account(redis: aioredis.Redis, username: str) -> Account | None:
-    raw = await redis.hgetall(_key(username))
-    if not raw:
+    if not username or len(username) > 64:
         return None
-    return Account(
-        username, raw["role"], raw.get("display_name", username), raw.get("disabled") == "1"
-    )
+    return _decode(username, await redis.hgetall(_key(username)))
+
+
+async def list_accounts(redis: aioredis.Redis) -> list[Account]:
+    """Every account, by username. Uses SCAN, so it does not block Redis on a big keyspace."""
+    prefix = _key("")
+    usernames: set[str] = set()
+    async for key in redis.scan_iter(match=prefix + "*", count=500, _type="HASH"):
+        username = key.removeprefix(prefix)
+        if username and ":" not in username:
+            usernames.add(username)
+    ordered = sorted(usernames)
+    async with redis.pipeline(transaction=False) as pipe:
+        for username in ordered:
+            pipe.hgetall(_key(username))
+        raws = await pipe.execute()
+    return [a for u, raw in zip(ordered, raws, strict=True) if (a := _decode(u, raw)) is not None]
+
+
+async def set_disabled(redis: aioredis.Redis, username: str, disabled: bool) -> int:
+    """Disable or enable the account. Disabling ends its open logins; returns how many ended.
+
+    Raises AccountError ``no_such_account``.
+    """
+    key, logins = _key(username), _logins_key(username)
+    async with redis.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                await pipe.watch(key, logins)
+                if not username or len(username) > 64 or not await pipe.hexists(key, "role"):
+                    raise AccountError("no_such_account", f"no account {username!r}")
+                tokens = sorted(await pipe.smembers(logins)) if disabled else []
+                pipe.multi()
+                pipe.hset(key, "disabled", "1" if disabled else "0")
+                for token in tokens:
+                    pipe.delete(_login_key(token))
+                if disabled:
+                    pipe.delete(logins)
+                results = await pipe.execute()
+                break
+            except WatchError:
+                continue
+    ended = sum(int(n) for n in results[1 : 1 + len(tokens)])
+    log.info("account %s %s", username, "disabled" if disabled else "enabled")
+    return ended
 
 
 async def verify_password(redis: aioredis.Redis, username: str, password: str) -> Account | None:
@@ -77,14 +331,32 @@ async def verify_password(redis: aioredis.Redis, username: str, password: str) -
         await asyncio.to_thread(_hasher.verify, digest, password)
     except (VerificationError, InvalidHashError):
         return None
-    if not raw or raw.get("disabled") == "1":
+    account = _decode(username, raw)
+    if account is None or account.disabled:
         return None
-    return Account(username, raw["role"], raw.get("display_name", username))
+    return account
+
+
+# -- logins ------------------------------------------------------------------------------------
 
 
 async def open_login(redis: aioredis.Redis, username: str, ttl_s: int) -> str:
     token = secrets.token_urlsafe(32)
-    await redis.set(f"mdg:login:{token}", username, ex=ttl_s)
+    logins = _logins_key(username)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.set(_login_key(token), username, ex=ttl_s)
+        pipe.sadd(logins, token)
+        pipe.smembers(logins)
+        *_, members = await pipe.execute()
+    others = sorted(set(members) - {token})
+    if others:  # forget logins that expired since, so the set stays as small as the live ones
+        async with redis.pipeline(transaction=False) as pipe:
+            for other in others:
+                pipe.exists(_login_key(other))
+            alive = await pipe.execute()
+        expired = [t for t, n in zip(others, alive, strict=True) if not n]
+        if expired:
+            await redis.srem(logins, *expired)
     return token
 
 
@@ -92,8 +364,7 @@ async def account_for_login(redis: aioredis.Redis, token: str, ttl_s: int) -> Ac
     """The account behind a login cookie, refreshing its expiry; None when gone or disabled."""
     if not token or len(token) > 128:
         return None
-    key = f"mdg:login:{token}"
-    username = await redis.getex(key, ex=ttl_s)
+    username = await redis.getex(_login_key(token), ex=ttl_s)
     if username is None:
         return None
     account = await get_account(redis, username)
@@ -103,4 +374,8 @@ async def account_for_login(redis: aioredis.Redis, token: str, ttl_s: int) -> Ac
 
 
 async def close_login(redis: aioredis.Redis, token: str) -> None:
-    await redis.delete(f"mdg:login:{token}")
+    if not token or len(token) > 128:
+        return
+    username = await redis.getdel(_login_key(token))
+    if username is not None:
+        await redis.srem(_logins_key(username), token)

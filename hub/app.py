@@ -19,7 +19,7 @@ from hub.config import HubConfig
 from hub.dispatch import Dispatch
 from hub.enrollment import enrollment_handler
 from hub.relay import Relay
-from hub.router import load_rules
+from hub.router import load_rules, staff_catalog
 from hub.sessions import Sessions
 from hub.store import Store
 from staff_console import STATIC_DIR
@@ -158,6 +158,15 @@ async def me(request: web.Request) -> web.Response:
     )
 
 
+async def catalog(request: web.Request) -> web.Response:
+    """Purposes, skills and priorities with their names, for staff screens. Staff only."""
+    config = request.app[keys.CONFIG]
+    token = request.cookies.get(keys.LOGIN_COOKIE, "")
+    if await account_for_login(request.app[keys.REDIS], token, config.login_ttl_s) is None:
+        return json_error(401, "unauthenticated", "please log in")
+    return web.json_response(staff_catalog(request.app[keys.RULES]))
+
+
 async def console_index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "index.html")
 
@@ -217,6 +226,7 @@ def create_app(config: HubConfig) -> web.Application:
     app.router.add_post("/api/login", login)
     app.router.add_post("/api/logout", logout)
     app.router.add_get("/api/me", me)
+    app.router.add_get("/api/catalog", catalog)
     app.router.add_post("/api/terminals/enroll", enrollment_handler)
     app.router.add_get("/ws", signaling_ws.handle)
     app.router.add_get("/console/", console_index)

@@ -33,7 +33,8 @@ POSITIONS_EVERY_S = 1.0
 
 
 async def refresh_presence(app: web.Application) -> None:
-    peers = list(app[keys.LOCAL_PEERS])
+    local = app[keys.LOCAL_PEERS]
+    peers = list(local)
     if peers:
         now = time.time()
         await app[keys.REDIS].zadd("mdg:presence", dict.fromkeys(peers, now))
@@ -86,31 +87,35 @@ async def push_positions(app: web.Application, last: dict[str, tuple[int, int]])
             await sessions.to_terminal(terminal_id, message)
 
 
-async def _every(period: float, name: str, work: Callable[[], Awaitable[None]]) -> None:
-    while True:
+async def _every(
+    period: float, name: str, work: Callable[[], Awaitable[None]], stop: asyncio.Event
+) -> None:
+    # Stopped by an event rather than by cancellation alone: redis-py can swallow a
+    # CancelledError that lands inside a command, and the loop would then never end.
+    while not stop.is_set():
         try:
             await work()
         except (RedisError, OSError) as exc:
             log.warning("%s: Redis unavailable (%s); retrying", name, exc)
         except Exception:
             log.exception("%s failed; carrying on", name)
-        await asyncio.sleep(period)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), period)
 
 
 async def background(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: run the periodic work for the app's lifetime."""
     last_positions: dict[str, tuple[int, int]] = {}
-    tasks = [
-        asyncio.create_task(_every(PRESENCE_EVERY_S, "presence", lambda: refresh_presence(app))),
-        asyncio.create_task(_every(SWEEP_EVERY_S, "sweeper", lambda: sweep(app))),
-        asyncio.create_task(_every(SAFETY_NET_EVERY_S, "safety net", lambda: safety_net(app))),
-        asyncio.create_task(
-            _every(POSITIONS_EVERY_S, "positions", lambda: push_positions(app, last_positions))
-        ),
+    stop = asyncio.Event()
+    jobs: list[tuple[float, str, Callable[[], Awaitable[None]]]] = [
+        (PRESENCE_EVERY_S, "presence", lambda: refresh_presence(app)),
+        (SWEEP_EVERY_S, "sweeper", lambda: sweep(app)),
+        (SAFETY_NET_EVERY_S, "safety net", lambda: safety_net(app)),
+        (POSITIONS_EVERY_S, "positions", lambda: push_positions(app, last_positions)),
     ]
+    tasks = [asyncio.create_task(_every(p, n, w, stop), name=n) for p, n, w in jobs]
     yield
-    for task in tasks:
+    stop.set()
+    _, pending = await asyncio.wait(tasks, timeout=5.0)
+    for task in pending:
         task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -1,4 +1,4 @@
-"""The ``madoguchi`` command: ``hub``, ``branch``, ``demo``, ``bench``.
+"""The ``madoguchi`` command: ``hub``, ``branch``, ``demo``, ``bench``, ``accounts``, ``terminals``.
 
 Subcommands import what they need when they run, so ``madoguchi branch`` on a terminal does not
 load the hub's server code and the reverse.
@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output only")
     p.add_argument("--runs", type=int, default=10, help="repetitions")
     p.set_defaults(func=run_bench)
+
+    from hub.admin_cli import add_commands as add_admin_commands
+
+    add_admin_commands(sub)
     return parser
 
 

@@ -461,11 +461,14 @@ class Dispatch:
 
         key = f"mdg:specialist:{specialist.id}"
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={
-                "skills": json.dumps(sorted(specialist.skills)),
-                "languages": json.dumps(sorted(specialist.languages)),
-                "hearing_support": "1" if specialist.hearing_support else "0",
-            })
+            pipe.hset(
+                key,
+                mapping={
+                    "skills": json.dumps(sorted(specialist.skills)),
+                    "languages": json.dumps(sorted(specialist.languages)),
+                    "hearing_support": "1" if specialist.hearing_support else "0",
+                },
+            )
             pipe.hsetnx(key, "state", "away")
             pipe.hsetnx(key, "since", f"{now:.6f}")
             pipe.hsetnx(key, "session_id", "")
@@ -490,9 +493,20 @@ class Dispatch:
         day = time.strftime("%Y%m%d", time.localtime(now))
         prefix = self.rules.ticket_prefix.get(skill, "Z")
         reply = await self._run(
-            "create", session_id, terminal_id, branch_id, purpose, skill, priority,
-            repr(self.rules.rank(now, priority)), needs_language or "",
-            "1" if needs_hearing else "0", repr(now), day, prefix, *self._common(),
+            "create",
+            session_id,
+            terminal_id,
+            branch_id,
+            purpose,
+            skill,
+            priority,
+            repr(self.rules.rank(now, priority)),
+            needs_language or "",
+            "1" if needs_hearing else "0",
+            repr(now),
+            day,
+            prefix,
+            *self._common(),
         )
         outcome = _decode(reply, 0)
         return outcome.status, outcome.offers
@@ -514,7 +528,13 @@ class Dispatch:
     ) -> Outcome:
         event, after = ("offer_timeout", "away") if timed_out else ("decline", "available")
         reply = await self._run(
-            "decline", session_id, user, repr(now), event, self.rules.decline_cooldown_s, after,
+            "decline",
+            session_id,
+            user,
+            repr(now),
+            event,
+            self.rules.decline_cooldown_s,
+            after,
             *self._common(),
         )
         return _decode(reply, 0)
@@ -524,8 +544,14 @@ class Dispatch:
 
     async def transfer(self, session_id: str, user: str, to_queue: str, now: float) -> Outcome:
         reply = await self._run(
-            "transfer", session_id, user, to_queue, repr(self.rules.head_rank(now)), repr(now),
-            *self._common(), self.rules.decline_cooldown_s,
+            "transfer",
+            session_id,
+            user,
+            to_queue,
+            repr(self.rules.head_rank(now)),
+            repr(now),
+            *self._common(),
+            self.rules.decline_cooldown_s,
         )
         return _decode(reply, 1)
 
@@ -548,8 +574,7 @@ class Dispatch:
         return _decode(await self._run("finish", session_id, repr(now), *self._common()), 1)
 
     async def end_waiting(self, session_id: str, reason: EndReason, now: float) -> Outcome:
-        reply = await self._run("end_waiting", session_id, repr(now), reason.value,
-                                *self._common())
+        reply = await self._run("end_waiting", session_id, repr(now), reason.value, *self._common())
         return _decode(reply, 1)
 
     async def lose_specialist(self, user: str, now: float) -> Outcome:

@@ -60,7 +60,12 @@ class EndReason(StrEnum):
 
 
 W, OF, C, H, U, E = (
-    State.WAITING, State.OFFERED, State.CONNECTED, State.ON_HOLD, State.WRAP_UP, State.ENDED
+    State.WAITING,
+    State.OFFERED,
+    State.CONNECTED,
+    State.ON_HOLD,
+    State.WRAP_UP,
+    State.ENDED,
 )
 
 TRANSITIONS: Final[dict[tuple[State, Event], State]] = {

@@ -29,7 +29,8 @@ from typing import Any
 
 import redis as sync_redis
 
-from hub.accounts import add_account
+from hub.accounts import AccountProfile, add_account
+from hub.catalog import load_skills
 from hub.store import Store
 
 log = logging.getLogger(__name__)
@@ -37,11 +38,18 @@ log = logging.getLogger(__name__)
 DEMO_PASSWORD = "madoguchi-demo"  # noqa: S105 -- printed on purpose: demo accounts only
 DEMO_ACCOUNTS = (
     ("suzuki", "specialist", "鈴木 一郎 (本庁 市民課)"),
+    ("tanaka", "specialist", "田中 美咲 (本庁 税務課)"),
     ("sato", "branch_staff", "佐藤 花子 (北支所)"),
     ("takahashi", "supervisor", "高橋 健 (管理者)"),
     ("yamada", "backoffice", "山田 恵 (集中事務センター)"),
     ("admin", "admin", "システム管理者"),
 )
+DEMO_PROFILES: dict[str, AccountProfile] = {
+    "suzuki": {"skills": tuple(load_skills()), "languages": ("en",)},
+    "tanaka": {"skills": ("zei", "kokuho")},
+    "sato": {"branch_id": "kita"},
+}
+"""Branch, skills and languages of the demo accounts that have them, by username."""
 DEMO_TERMINAL = ("kita-01", "kita", "北支所 1番窓口")
 
 
@@ -308,7 +316,9 @@ async def seed_demo(redis_url: str) -> str:
     client = aioredis.from_url(redis_url, decode_responses=True)
     try:
         for username, role, display in DEMO_ACCOUNTS:
-            await add_account(client, username, DEMO_PASSWORD, role, display)
+            await add_account(
+                client, username, DEMO_PASSWORD, role, display, **DEMO_PROFILES.get(username, {})
+            )
         terminal_id, branch_id, name = DEMO_TERMINAL
         return await Store(client).enroll_terminal(terminal_id, branch_id, name)
     finally:

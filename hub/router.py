@@ -87,6 +87,21 @@ def load_rules(path: Path = ROUTING_FILE) -> Rules:
     return rules_from(json.loads(path.read_text(encoding="utf-8")))
 
 
+def staff_catalog(rules: Rules, path: Path = ROUTING_FILE) -> dict[str, Any]:
+    """What staff screens show: purposes, skills and priorities with Japanese and English names."""
+    from hub.catalog import load_skills
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    skills = load_skills()
+    return {
+        "purposes": {k: {**v, "skill": rules.purposes.get(k)} for k, v in data["purposes"].items()},
+        "skills": {
+            key: {"ja": s.ja, "en": s.en} for key, s in skills.items() if key in rules.ticket_prefix
+        },
+        "priorities": data["priorities"],
+    }
+
+
 @dataclass(frozen=True)
 class Ticket:
     """A waiting session as the router sees it."""
@@ -412,8 +427,9 @@ class Model:
                 assert spec.session_id is None, f"{spec.who.id} {spec.state} holds a session"
         for ms in self.sessions.values():
             s = ms.session
-            leaders = [s.specialist] if s.state in (State.OFFERED, State.CONNECTED,
-                                                     State.ON_HOLD, State.WRAP_UP) else []
+            held = s.state in (State.OFFERED, State.CONNECTED, State.ON_HOLD, State.WRAP_UP)
+            leaders = [s.specialist] if held and s.specialist else []
+            assert not held or s.specialist, f"{s.id} {s.state} without a specialist"
             for person in [*leaders, *ms.others, *([ms.invited] if ms.invited else [])]:
                 assert holders.get(person) == s.id, f"{s.id} not held by {person}"
             if s.state is State.WAITING:

@@ -55,27 +55,42 @@ class Sessions:
 
     def offered_message(self, view: SessionView, *, invited: bool) -> sig.SessionOffered:
         return sig.SessionOffered(
-            session_id=view.id, ticket=view.ticket or "-", terminal_id=view.terminal_id,
-            branch_id=view.branch_id or "-", purpose=view.purpose, skill=view.skill,
-            priority=view.priority, needs_language=view.needs_language,
-            needs_hearing=view.needs_hearing, deadline_s=int(self.rules.offer_timeout_s),
-            transferred_from=view.transferred_from, invited=invited,
+            session_id=view.id,
+            ticket=view.ticket or "-",
+            terminal_id=view.terminal_id,
+            branch_id=view.branch_id or "-",
+            purpose=view.purpose,
+            skill=view.skill,
+            priority=view.priority,
+            needs_language=view.needs_language,
+            needs_hearing=view.needs_hearing,
+            deadline_s=int(self.rules.offer_timeout_s),
+            transferred_from=view.transferred_from,
+            invited=invited,
         )
 
     def assigned_message(self, view: SessionView) -> sig.SessionAssigned:
         assert view.specialist is not None
         return sig.SessionAssigned(
-            session_id=view.id, terminal_id=view.terminal_id, purpose=view.purpose,
-            ticket=view.ticket or "-", state=view.state.value, primary=view.specialist,
+            session_id=view.id,
+            terminal_id=view.terminal_id,
+            purpose=view.purpose,
+            ticket=view.ticket or "-",
+            state=view.state.value,
+            primary=view.specialist,
             others=view.others,
         )
 
-    async def waiting_message(self, view: SessionView, *, transferred: bool = False
-                              ) -> sig.SessionWaiting:
+    async def waiting_message(
+        self, view: SessionView, *, transferred: bool = False
+    ) -> sig.SessionWaiting:
         position = await self.store.position(view)
         return sig.SessionWaiting(
-            session_id=view.id, ticket=view.ticket or "-", position=position,
-            estimated_wait_s=await self.estimate(view, position), transferred=transferred,
+            session_id=view.id,
+            ticket=view.ticket or "-",
+            position=position,
+            estimated_wait_s=await self.estimate(view, position),
+            transferred=transferred,
         )
 
     async def estimate(self, view: SessionView, position: int) -> int:
@@ -92,23 +107,24 @@ class Sessions:
         for session_id, user in offers:
             view = await self.store.get(session_id)
             invited = view.invited == user
-            log.info("session %s: offered to %s%s", session_id, user,
-                     " (invitation)" if invited else "")
+            log.info(
+                "session %s: offered to %s%s", session_id, user, " (invitation)" if invited else ""
+            )
             await self.to_staff(user, self.offered_message(view, invited=invited))
             await self.status(user)
 
     async def _participants(self, view: SessionView) -> None:
         if view.specialist is None:
             return
-        notice = sig.SessionParticipants(session_id=view.id, primary=view.specialist,
-                                         others=view.others)
+        notice = sig.SessionParticipants(
+            session_id=view.id, primary=view.specialist, others=view.others
+        )
         for user in view.staff:
             await self.to_staff(user, notice)
 
     # -- the resident's side ---------------------------------------------------------------------
 
-    async def start(self, terminal_id: str, request: sig.SessionStart, now: float
-                    ) -> sig.Message:
+    async def start(self, terminal_id: str, request: sig.SessionStart, now: float) -> sig.Message:
         """A resident asks for a counter, or a reconnected terminal asks for its session."""
         current = await self.store.current_session(terminal_id)
         if current is not None:
@@ -124,12 +140,23 @@ class Sessions:
         session_id = f"s-{secrets.token_hex(8)}"
         branch = await self.store.terminal_branch(terminal_id) or "-"
         ticket, offers = await self.dispatch.create(
-            session_id, terminal_id=terminal_id, branch_id=branch, purpose=request.purpose,
-            skill=skill, priority=priority, now=now, needs_language=request.needs_language,
+            session_id,
+            terminal_id=terminal_id,
+            branch_id=branch,
+            purpose=request.purpose,
+            skill=skill,
+            priority=priority,
+            now=now,
+            needs_language=request.needs_language,
             needs_hearing=request.needs_hearing,
         )
-        log.info("session %s: created waiting, ticket %s, queue %s (terminal %s)", session_id,
-                 ticket, skill, terminal_id)
+        log.info(
+            "session %s: created waiting, ticket %s, queue %s (terminal %s)",
+            session_id,
+            ticket,
+            skill,
+            terminal_id,
+        )
         reply = await self.waiting_message(await self.store.get(session_id))
         await self.announce(offers)
         return reply
@@ -179,18 +206,19 @@ class Sessions:
         await self.to_staff(user, self.assigned_message(view))
         await self.status(user)
 
-    async def decline(self, user: str, session_id: str, now: float, *, timed_out: bool = False
-                      ) -> None:
+    async def decline(
+        self, user: str, session_id: str, now: float, *, timed_out: bool = False
+    ) -> None:
         outcome = await self.dispatch.decline(session_id, user, now, timed_out=timed_out)
         if not outcome.ok:
             if timed_out:
                 return  # answered or withdrawn in the meantime
             raise Refused("not_offered", "this session is not offered to you (any more)")
-        log.info("session %s: %s by %s", session_id, "offer timed out" if timed_out else
-                 "declined", user)
+        log.info(
+            "session %s: %s by %s", session_id, "offer timed out" if timed_out else "declined", user
+        )
         if timed_out:
-            await self.to_staff(user, sig.SessionWithdrawn(session_id=session_id,
-                                                           reason="timeout"))
+            await self.to_staff(user, sig.SessionWithdrawn(session_id=session_id, reason="timeout"))
         await self.status(user)
         await self.announce(outcome.offers)
 
@@ -212,8 +240,15 @@ class Sessions:
         for person in view.staff:
             await self.to_staff(person, notice)
 
-    async def transfer(self, user: str, session_id: str, to_skill: str | None,
-                       to_user: str | None, now: float, known_user: bool) -> None:
+    async def transfer(
+        self,
+        user: str,
+        session_id: str,
+        to_skill: str | None,
+        to_user: str | None,
+        now: float,
+        known_user: bool,
+    ) -> None:
         await self._led_by(user, session_id)
         if (to_skill is None) == (to_user is None):
             raise Refused("bad_target", "transfer to exactly one of a skill or a colleague")
@@ -229,19 +264,20 @@ class Sessions:
         view = await self.store.get(session_id)
         released = [p for p in outcome.details[0].split(",") if p]
         for person in released:
-            await self.to_terminal(view.terminal_id, sig.PeerLeft(session_id=session_id,
-                                                                  peer_id=person))
+            await self.to_terminal(
+                view.terminal_id, sig.PeerLeft(session_id=session_id, peer_id=person)
+            )
             await self.status(person)
-        await self.to_terminal(view.terminal_id,
-                               await self.waiting_message(view, transferred=True))
+        await self.to_terminal(view.terminal_id, await self.waiting_message(view, transferred=True))
         await self.announce(outcome.offers)
 
     async def invite(self, user: str, session_id: str, target: str, now: float) -> None:
         await self._led_by(user, session_id)
         outcome = await self.dispatch.invite(session_id, user, target, now)
         if not outcome.ok:
-            raise Refused(outcome.details[0] if outcome.details else "refused",
-                          f"cannot invite {target}")
+            raise Refused(
+                outcome.details[0] if outcome.details else "refused", f"cannot invite {target}"
+            )
         log.info("session %s: %s invites %s", session_id, user, target)
         await self.announce([(session_id, target)])
 
@@ -253,8 +289,7 @@ class Sessions:
         if not outcome.ok:
             raise Refused("cannot_leave", "the last specialist ends or transfers the session")
         log.info("session %s: %s left; %s leads", session_id, user, outcome.details[0])
-        await self.to_terminal(view.terminal_id, sig.PeerLeft(session_id=session_id,
-                                                              peer_id=user))
+        await self.to_terminal(view.terminal_id, sig.PeerLeft(session_id=session_id, peer_id=user))
         after = await self.store.get(session_id)
         if view.specialist == user and after.specialist:
             await self.to_staff(after.specialist, self.assigned_message(after))
@@ -278,8 +313,15 @@ class Sessions:
 
     # -- the end ---------------------------------------------------------------------------------
 
-    async def end(self, session_id: str, reason: str, now: float, *, by_terminal: str | None = None,
-                  by_staff: str | None = None) -> None:
+    async def end(
+        self,
+        session_id: str,
+        reason: str,
+        now: float,
+        *,
+        by_terminal: str | None = None,
+        by_staff: str | None = None,
+    ) -> None:
         view = await self.store.get(session_id)
         if by_terminal is not None:
             if view.terminal_id != by_terminal:
@@ -302,8 +344,9 @@ class Sessions:
                 return False
             ringing = outcome.details[0]
             if ringing:
-                await self.to_staff(ringing, sig.SessionWithdrawn(session_id=view.id,
-                                                                  reason=reason.value))
+                await self.to_staff(
+                    ringing, sig.SessionWithdrawn(session_id=view.id, reason=reason.value)
+                )
                 await self.status(ringing)
         elif view.state in (State.CONNECTED, State.ON_HOLD):
             outcome = await self.dispatch.hang_up(view.id, reason, now)
@@ -311,16 +354,22 @@ class Sessions:
                 return False
             released = [p for p in outcome.details[1].split(",") if p]
             for person in [outcome.details[0], *released]:
-                await self.to_staff(person, sig.SessionEnded(session_id=view.id,
-                                                             reason=reason.value))
+                await self.to_staff(
+                    person, sig.SessionEnded(session_id=view.id, reason=reason.value)
+                )
                 await self.status(person)
         else:
             raise Refused("illegal_state", f"session is {view.state.value}")
-        log.info("session %s: state %s -> %s (%s)", view.id, view.state.value,
-                 "ended" if view.state in (State.WAITING, State.OFFERED) else "wrap_up",
-                 reason.value)
-        await self.to_terminal(view.terminal_id, sig.SessionEnded(session_id=view.id,
-                                                                  reason=reason.value))
+        log.info(
+            "session %s: state %s -> %s (%s)",
+            view.id,
+            view.state.value,
+            "ended" if view.state in (State.WAITING, State.OFFERED) else "wrap_up",
+            reason.value,
+        )
+        await self.to_terminal(
+            view.terminal_id, sig.SessionEnded(session_id=view.id, reason=reason.value)
+        )
         await self.announce(outcome.offers)
         return True
 
@@ -339,11 +388,13 @@ class Sessions:
             log.warning("specialist %s lost; session %s %s", user, session_id, what)
         if session_id and what in ("requeued", "handover", "left"):
             view = await self.store.get(session_id)
-            await self.to_terminal(view.terminal_id, sig.PeerLeft(session_id=session_id,
-                                                                  peer_id=user))
+            await self.to_terminal(
+                view.terminal_id, sig.PeerLeft(session_id=session_id, peer_id=user)
+            )
             if what == "requeued" and view.state is State.WAITING and view.queue:
-                await self.to_terminal(view.terminal_id,
-                                       await self.waiting_message(view, transferred=True))
+                await self.to_terminal(
+                    view.terminal_id, await self.waiting_message(view, transferred=True)
+                )
             elif what == "handover" and view.specialist:
                 await self.to_staff(view.specialist, self.assigned_message(view))
                 await self._participants(view)

@@ -29,10 +29,19 @@ log = logging.getLogger(__name__)
 WS_MAX_FRAME = 256 * 1024
 """Frames up to this size get a ``too_large`` error reply; larger ones close the socket (1009)."""
 
-SPECIALIST_ONLY = frozenset({
-    "specialist.set_state", "session.accept", "session.decline", "session.hold",
-    "session.transfer", "session.invite", "session.leave", "session.finish", "sdp.offer",
-})
+SPECIALIST_ONLY = frozenset(
+    {
+        "specialist.set_state",
+        "session.accept",
+        "session.decline",
+        "session.hold",
+        "session.transfer",
+        "session.invite",
+        "session.leave",
+        "session.finish",
+        "sdp.offer",
+    }
+)
 MAX_REFUSED_IN_A_ROW = 200
 """A peer that keeps sending what is refused for rate is cut off (policy violation)."""
 

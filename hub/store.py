@@ -173,6 +173,5 @@ class Store:
         return sum(1 for s in states if s and s not in ("away", "offline"))
 
     async def specialist_state(self, user: str) -> tuple[str, str | None]:
-        state, session_id = await self.redis.hmget(f"mdg:specialist:{user}", "state",
-                                                   "session_id")
+        state, session_id = await self.redis.hmget(f"mdg:specialist:{user}", "state", "session_id")
         return (state or "offline", session_id or None)

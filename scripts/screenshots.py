@@ -55,7 +55,11 @@ def main() -> None:
         kiosk.wait_for_selector("#screen-waiting:not([hidden])")
         kiosk.screenshot(path=OUT / "kiosk-waiting.png")
 
-        console.click("#next")
+        console.wait_for_selector("#ready:not([disabled])")
+        console.click("#ready")
+        console.wait_for_selector("#ring:not([hidden])")
+        console.screenshot(path=OUT / "console-ringing.png")
+        console.click("#accept")
         console.wait_for_selector("#status[data-phase=in_call]")
         time.sleep(1.5)
         console.screenshot(path=OUT / "console-call.png")

@@ -4,11 +4,17 @@ const TEXT = {
         other: "その他のご相談", waiting: "職員がまもなく参ります", cancel: "やめる",
         in_call: "職員とつながっています", speak: "画面に向かってお話しください", finish: "終わる",
         thanks: "ご利用ありがとうございました", position: (n) => `あなたの前に ${n - 1} 人お待ちです`,
+        ticket: (t) => `受付番号 ${t}`, wait: (m) => `待ち時間の目安 約 ${m} 分`,
+        transferred: "次の担当者におつなぎします。そのままお待ちください。",
+        held: "少々お待ちください。職員が確認しています。",
         offline: "ただいま本庁と接続しています。少しお待ちください。", lang: "English" },
   en: { welcome: "What can we help you with?", moving: "Moving", birth: "Birth", certificate: "Certificates",
         other: "Other matters", waiting: "A staff member will be with you shortly", cancel: "Cancel",
         in_call: "You are connected to a staff member", speak: "Please speak to the screen", finish: "Finish",
         thanks: "Thank you for visiting", position: (n) => `${n - 1} people ahead of you`,
+        ticket: (t) => `Ticket ${t}`, wait: (m) => `Estimated wait: about ${m} min`,
+        transferred: "We are connecting you to the next staff member. Please wait.",
+        held: "One moment, please. The staff member is checking.",
         offline: "Reconnecting to the head office. Please wait.", lang: "日本語" },
 };
 let lang = "ja";
@@ -30,7 +36,11 @@ function render() {
   if (!last) return;
   const screen = screenFor(last.phase);
   for (const s of document.querySelectorAll(".screen")) s.hidden = s.id !== `screen-${screen}`;
+  $("ticket").textContent = last.ticket ? t("ticket")(last.ticket) : "";
   $("position").textContent = last.position ? t("position")(last.position) : "";
+  $("wait").textContent = last.position ? t("wait")(Math.max(1, Math.ceil((last.estimated_wait_s ?? 0) / 60))) : "";
+  $("waiting-title").textContent = last.transferred ? t("transferred") : t("waiting");
+  $("held").textContent = last.held ? t("held") : "";
   $("link").textContent = last.link === "online" ? "" : t("offline");
   document.body.dataset.phase = last.phase;
 }

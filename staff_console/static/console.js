@@ -4,25 +4,37 @@
 const TEXT = {
   ja: {
     logout: "ログアウト", login_title: "職員ログイン", username: "ユーザー名", password: "パスワード",
-    login: "ログイン", workspace: "相談業務", next: "次の方を呼ぶ", end: "終了",
+    login: "ログイン", workspace: "相談業務", ready: "次の方を受け付ける", away: "離席",
+    accept: "応答", decline: "辞退", hold: "保留", unhold: "保留解除", transfer: "転送",
+    transfer_to: "転送先", colleague: "職員ID", invite: "参加依頼", leave: "退出", end: "終了",
+    finish: "完了", wrap_up_note: "後処理中です。終わったら「完了」を押してください。",
     bad_credentials: "ユーザー名またはパスワードが違います。", login_failed: "ログインできませんでした。",
     online: "接続中", offline: "再接続しています…", connecting: "接続しています…",
-    idle: "待機中です。「次の方を呼ぶ」で住民の方とつなぎます。", queue_empty: "お待ちの方はいません。",
-    calling: "住民の方と接続しています…", in_call: "通話中", ended: "終了しました",
-    camera_failed: "カメラまたはマイクを使えません。", purpose: "用件", terminal: "端末",
-    "purpose.moving": "引っ越し", "purpose.birth": "出生", "purpose.certificate": "証明書",
-    "purpose.other": "その他のご相談",
+    "state.available": "受付中", "state.ringing": "着信中", "state.busy": "対応中",
+    "state.wrap_up": "後処理中", "state.away": "離席中", "state.offline": "オフライン",
+    idle: "「次の方を受け付ける」を押すと、順番の方につながります。", waiting_offer: "次の方をお待ちしています…",
+    ringing: "住民の方からの着信です。", invited: "同席の依頼です。", calling: "住民の方と接続しています…",
+    in_call: "通話中", on_hold: "保留中", ended: "終了しました", withdrawn: "着信は取り下げられました。",
+    camera_failed: "カメラまたはマイクを使えません。", purpose: "用件", terminal: "端末", ticket: "受付番号",
+    priority: "優先", needs: "配慮", lang_need: "通訳", hearing_need: "聴覚支援", seconds: "秒",
+    transferred_from: "転送元", with: "同席",
   },
   en: {
     logout: "Log out", login_title: "Staff login", username: "Username", password: "Password",
-    login: "Log in", workspace: "Counter", next: "Next resident", end: "End",
+    login: "Log in", workspace: "Counter", ready: "Take residents", away: "Away",
+    accept: "Answer", decline: "Decline", hold: "Hold", unhold: "Resume", transfer: "Transfer",
+    transfer_to: "Transfer to", colleague: "Staff ID", invite: "Invite", leave: "Leave", end: "End",
+    finish: "Done", wrap_up_note: "Wrap-up. Press “Done” when finished.",
     bad_credentials: "Wrong username or password.", login_failed: "Could not log in.",
     online: "Online", offline: "Reconnecting…", connecting: "Connecting…",
-    idle: "Ready. Press “Next resident” to connect.", queue_empty: "Nobody is waiting.",
-    calling: "Connecting to the resident…", in_call: "In call", ended: "Ended",
-    camera_failed: "Camera or microphone unavailable.", purpose: "Purpose", terminal: "Terminal",
-    "purpose.moving": "Moving", "purpose.birth": "Birth", "purpose.certificate": "Certificates",
-    "purpose.other": "Other matters",
+    "state.available": "Available", "state.ringing": "Ringing", "state.busy": "In a session",
+    "state.wrap_up": "Wrap-up", "state.away": "Away", "state.offline": "Offline",
+    idle: "Press “Take residents” to be connected to the next resident.", waiting_offer: "Waiting for the next resident…",
+    ringing: "A resident is calling.", invited: "You are asked to join a session.", calling: "Connecting to the resident…",
+    in_call: "In call", on_hold: "On hold", ended: "Ended", withdrawn: "The call was withdrawn.",
+    camera_failed: "Camera or microphone unavailable.", purpose: "Purpose", terminal: "Terminal", ticket: "Ticket",
+    priority: "Priority", needs: "Needs", lang_need: "Interpreter", hearing_need: "Hearing support", seconds: "s",
+    transferred_from: "From", with: "With",
   },
 };
 
@@ -32,29 +44,68 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   me: null,
+  catalog: { purposes: {}, skills: {}, priorities: {} },
   socket: null,
-  session: null,        // { id, terminalId, purpose }
+  myState: "offline",
+  statusSession: null,  // the session the hub says we hold (also during wrap-up)
+  offer: null,          // the session.offered message ringing now
+  session: null,        // { id, terminalId, purpose, ticket, primary, others }
+  held: false,
   pc: null,
   localStream: null,
   // Epoch ms of each step of call setup, for the call-setup benchmark.
-  marks: { acceptedAt: null, assignedAt: null, offerSentAt: null, answerAt: null,
-           connectedAt: null, firstFrameAt: null },
+  marks: {},
   phase: "idle",
   lastError: null,
 };
 
 const epochMs = () => performance.timeOrigin + performance.now();
+const label = (kind, key) => state.catalog[kind]?.[key]?.[lang] ?? key;
 
 function render() {
   document.documentElement.lang = lang;
   for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
   $("lang").textContent = lang === "ja" ? "English" : "日本語";
-  $("next").disabled = !state.socket || state.session !== null;
-  $("end").disabled = state.session === null;
+  const online = state.socket !== null;
+  $("ready").disabled = !online || !["away", "offline"].includes(state.myState);
+  $("away").disabled = !online || state.myState !== "available";
+  $("my-state").dataset.state = state.myState;
+  $("my-state").textContent = t(`state.${state.myState}`);
   const link = $("link-state");
   link.textContent = t(link.dataset.state);
+  renderRing();
   const s = state.session;
-  $("session-info").textContent = s ? `${t("purpose")}: ${t(`purpose.${s.purpose}`)} · ${t("terminal")}: ${s.terminalId}` : "";
+  const live = s !== null && state.myState === "busy";
+  $("call-controls").hidden = !live;
+  $("wrapup-controls").hidden = state.myState !== "wrap_up";
+  $("hold").textContent = t(state.held ? "unhold" : "hold");
+  $("hold").disabled = !live || s.primary !== state.me?.username;
+  $("leave").disabled = !live || (s.primary === state.me?.username && s.others.length === 0);
+  $("session-info").textContent = s
+    ? `${t("ticket")} ${s.ticket} · ${t("purpose")}: ${label("purposes", s.purpose)} · ${t("terminal")}: ${s.terminalId}`
+      + (s.others.length ? ` · ${t("with")}: ${[s.primary, ...s.others].join(", ")}` : "")
+    : "";
+  const select = $("transfer-skill");
+  if (select.options.length !== Object.keys(state.catalog.skills).length + 1) {
+    select.replaceChildren(new Option("—", ""));
+    for (const key of Object.keys(state.catalog.skills)) select.add(new Option(label("skills", key), key));
+  } else {
+    for (const option of select.options) if (option.value) option.textContent = label("skills", option.value);
+  }
+}
+
+function renderRing() {
+  const o = state.offer;
+  $("ring").hidden = o === null;
+  if (!o) return;
+  $("ring-title").textContent = t(o.invited ? "invited" : "ringing");
+  const parts = [`${t("ticket")} ${o.ticket}`, `${t("purpose")}: ${label("purposes", o.purpose)}`,
+                 `${t("priority")}: ${label("priorities", o.priority)}`];
+  if (o.needs_language) parts.push(`${t("lang_need")}: ${o.needs_language}`);
+  if (o.needs_hearing) parts.push(t("hearing_need"));
+  if (o.transferred_from) parts.push(`${t("transferred_from")}: ${o.transferred_from}`);
+  $("ring-info").textContent = parts.join(" · ");
 }
 
 function setStatus(key) {
@@ -66,8 +117,8 @@ function setStatus(key) {
 
 // -- login ---------------------------------------------------------------------------------
 
-async function fetchMe() {
-  const res = await fetch("/api/me", { credentials: "same-origin" });
+async function fetchJson(path) {
+  const res = await fetch(path, { credentials: "same-origin" });
   return res.ok ? res.json() : null;
 }
 
@@ -99,12 +150,13 @@ function showLogin() {
   render();
 }
 
-function showWorkspace(me) {
+async function showWorkspace(me) {
   state.me = me;
   $("login-view").hidden = true;
   $("workspace-view").hidden = false;
   $("who").hidden = false;
   $("who-name").textContent = `${me.display_name} (${me.role})`;
+  state.catalog = (await fetchJson("/api/catalog")) ?? state.catalog;
   setStatus("idle");
   startCamera();
   connect(0);
@@ -118,7 +170,9 @@ function connect(attempt) {
   render();
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${scheme}://${location.host}/ws`);
+  let opened = false;
   ws.onopen = () => {
+    opened = true;
     state.socket = ws;
     link.dataset.state = "online";
     render();
@@ -128,8 +182,9 @@ function connect(attempt) {
     state.socket = null;
     link.dataset.state = "offline";
     render();
-    const delay = Math.min(10000, 250 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random());
-    setTimeout(() => connect(attempt + 1), delay);
+    const next = opened ? 1 : attempt + 1;
+    const delay = Math.min(10000, 250 * 2 ** Math.min(next, 6)) * (0.5 + Math.random());
+    setTimeout(() => connect(next), delay);
   };
 }
 
@@ -139,14 +194,47 @@ function send(message) {
 
 async function onMessage(msg) {
   switch (msg.type) {
-    case "queue.empty":
-      setStatus("queue_empty");
+    case "specialist.status":
+      state.myState = msg.state;
+      state.statusSession = msg.session_id;
+      if (!msg.session_id && state.session) hangUp("ended");
+      if (msg.state !== "ringing") state.offer = null;
+      if (msg.state === "available" && !state.session) setStatus("waiting_offer");
+      else render();
       break;
-    case "session.assigned":
+    case "session.offered":
+      state.offer = msg;
+      state.marks.offeredAt = epochMs();
+      setStatus("ringing");
+      break;
+    case "session.withdrawn":
+      if (state.offer?.session_id === msg.session_id) { state.offer = null; setStatus("withdrawn"); }
+      break;
+    case "session.assigned": {
       state.marks.assignedAt = epochMs();
-      state.session = { id: msg.session_id, terminalId: msg.terminal_id, purpose: msg.purpose };
-      setStatus("calling");
-      await startCall();
+      const fresh = state.session?.id !== msg.session_id;
+      state.offer = null;
+      state.session = { id: msg.session_id, terminalId: msg.terminal_id, purpose: msg.purpose,
+                        ticket: msg.ticket, primary: msg.primary, others: msg.others };
+      state.held = msg.state === "on_hold";
+      if (fresh || !state.pc || ["failed", "closed"].includes(state.pc.connectionState)) {
+        setStatus("calling");
+        await startCall();
+      } else render();
+      break;
+    }
+    case "session.participants":
+      if (state.session?.id === msg.session_id) {
+        state.session.primary = msg.primary;
+        state.session.others = msg.others;
+        render();
+      }
+      break;
+    case "session.held":
+      if (state.session?.id === msg.session_id) {
+        state.held = msg.on;
+        setStatus(msg.on ? "on_hold" : "in_call");
+      }
       break;
     case "sdp.answer":
       if (state.pc && msg.session_id === state.session?.id) {
@@ -186,14 +274,22 @@ async function startCamera() {
   return state.localStream;
 }
 
-function onNext() {
-  state.marks = { acceptedAt: epochMs(), assignedAt: null, offerSentAt: null, answerAt: null,
-                  connectedAt: null, firstFrameAt: null };
-  send({ type: "queue.next" });
+function onAccept() {
+  if (!state.offer) return;
+  state.marks = { acceptedAt: epochMs() };
+  send({ type: "session.accept", session_id: state.offer.session_id });
+}
+
+function onDecline() {
+  if (!state.offer) return;
+  send({ type: "session.decline", session_id: state.offer.session_id });
+  state.offer = null;
+  render();
 }
 
 async function startCall() {
   const session = state.session;
+  state.pc?.close();
   const pc = new RTCPeerConnection({ iceServers: [] });
   state.pc = pc;
   const stream = await startCamera();
@@ -210,13 +306,15 @@ async function startCall() {
     }
     video.srcObject = event.streams[0] ?? new MediaStream([event.track]);
     video.requestVideoFrameCallback(() => {
-      if (state.marks.firstFrameAt === null) state.marks.firstFrameAt = epochMs();
-      setStatus("in_call");
+      if (!state.marks.firstFrameAt) state.marks.firstFrameAt = epochMs();
+      if (state.pc === pc) setStatus(state.held ? "on_hold" : "in_call");
     });
   };
   pc.onconnectionstatechange = () => {
     if (pc.connectionState === "connected") state.marks.connectedAt = epochMs();
-    if (pc.connectionState === "failed" && state.pc === pc) setStatus("offline");
+    if (pc.connectionState === "failed" && state.pc === pc && state.session === session) {
+      startCall();  // the terminal restarted or the network changed: call again
+    }
   };
   // Trickle ICE: the offer goes out at once and candidates follow as Chromium finds them,
   // instead of waiting for gathering to finish (which costs over 100 ms).
@@ -233,16 +331,22 @@ async function startCall() {
   }
 }
 
-function onEnd() {
-  if (!state.session) return;
-  send({ type: "session.end", session_id: state.session.id, reason: "completed" });
-  hangUp("ended");
+function sessionCommand(type, extra = {}) {
+  if (state.session) send({ type, session_id: state.session.id, ...extra });
+}
+
+function onTransfer() {
+  const skill = $("transfer-skill").value;
+  const user = $("transfer-user").value.trim();
+  if (!skill && !user) return;
+  sessionCommand("session.transfer", user ? { to_user: user } : { to_skill: skill });
 }
 
 function hangUp(statusKey) {
   state.pc?.close();
   state.pc = null;
   state.session = null;
+  state.held = false;
   $("remote-video").srcObject = null;
   setStatus(statusKey);
 }
@@ -251,7 +355,10 @@ function hangUp(statusKey) {
 
 window.madoguchiConsole = {
   get phase() { return state.phase; },
+  get myState() { return state.myState; },
+  get offer() { return state.offer; },
   get sessionId() { return state.session?.id ?? null; },
+  get participants() { return state.session ? [state.session.primary, ...state.session.others] : []; },
   get connectionState() { return state.pc?.connectionState ?? "closed"; },
   get lastError() { return state.lastError; },
   get timings() { return { ...state.marks }; },
@@ -271,13 +378,27 @@ window.madoguchiConsole = {
 
 $("login-form").addEventListener("submit", onLogin);
 $("logout").addEventListener("click", onLogout);
-$("next").addEventListener("click", onNext);
-$("end").addEventListener("click", onEnd);
+$("ready").addEventListener("click", () => send({ type: "specialist.set_state", state: "available" }));
+$("away").addEventListener("click", () => send({ type: "specialist.set_state", state: "away" }));
+$("accept").addEventListener("click", onAccept);
+$("decline").addEventListener("click", onDecline);
+$("hold").addEventListener("click", () => sessionCommand("session.hold", { on: !state.held }));
+$("transfer").addEventListener("click", onTransfer);
+$("invite").addEventListener("click", () => {
+  const user = $("invite-user").value.trim();
+  if (user) sessionCommand("session.invite", { user });
+});
+$("leave").addEventListener("click", () => sessionCommand("session.leave"));
+$("end").addEventListener("click", () => sessionCommand("session.end", { reason: "completed" }));
+$("finish").addEventListener("click", () => {
+  const id = state.statusSession;
+  if (id) send({ type: "session.finish", session_id: id });
+});
 $("lang").addEventListener("click", () => {
   lang = lang === "ja" ? "en" : "ja";
   localStorage.setItem("mdg-lang", lang);
   if (state.me) setStatus(state.phase); else render();
 });
 
-const me = await fetchMe();
+const me = await fetchJson("/api/me");
 if (me) showWorkspace(me); else showLogin();

@@ -39,7 +39,7 @@ async def until(predicate: Any, what: str, limit_s: float = 15.0) -> None:
 @pytest.fixture
 async def hub(redis_url: str, tmp_path: Path) -> AsyncIterator[tuple[TestServer, str]]:
     r = aioredis.from_url(redis_url, decode_responses=True)
-    await add_account(r, "suzuki", PASSWORD, "specialist", "鈴木")
+    await add_account(r, "suzuki", PASSWORD, "specialist", "鈴木", skills=["juumin"])
     token = await Store(r).enroll_terminal("kita-01", "kita", "北支所 1")
     await r.aclose()
     server = TestServer(create_app(HubConfig(redis_url=redis_url, data_dir=tmp_path)))
@@ -79,9 +79,19 @@ async def test_terminal_answers_a_call_with_video_and_audio(
         assert res.status == 200
         ws = await http.ws_connect("/ws", headers=origin)
         assert isinstance(sig.parse_message(await ws.receive_str()), sig.Hello)
-        await ws.send_str(sig.encode(sig.QueueNext()))
-        assigned = sig.parse_message(await ws.receive_str(timeout=5))
-        assert isinstance(assigned, sig.SessionAssigned)
+
+        async def next_of(kind: type[sig.Message]) -> Any:
+            while not isinstance(
+                message := sig.parse_message(await ws.receive_str(timeout=10)), kind
+            ):
+                pass
+            return message
+
+        await ws.send_str(sig.encode(sig.SpecialistSetState(state="available")))
+        offered = await next_of(sig.SessionOffered)
+        assert offered.session_id == terminal.status.session_id
+        await ws.send_str(sig.encode(sig.SessionAccept(session_id=offered.session_id)))
+        assigned = await next_of(sig.SessionAssigned)
         assert assigned.session_id == terminal.status.session_id
 
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -93,8 +103,8 @@ async def test_terminal_answers_a_call_with_video_and_audio(
         await ws.send_str(
             sig.encode(sig.SdpOffer(session_id=assigned.session_id, sdp=pc.localDescription.sdp))
         )
-        answer = sig.parse_message(await ws.receive_str(timeout=10))
-        assert isinstance(answer, sig.SdpAnswer)
+        answer = await next_of(sig.SdpAnswer)
+        assert answer.peer_id == "suzuki"
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
 
         await until(
@@ -136,6 +146,7 @@ async def test_kiosk_api(terminal: Terminal) -> None:
         await until(lambda: terminal.status.phase == "waiting", "the session to wait")
         status = await (await client.get("/api/status")).json()
         assert status["phase"] == "waiting" and status["position"] == 1
+        assert status["ticket"] == "E-001"  # birth -> kosodate
         assert "token" not in str(status).lower()
         await client.post("/api/end", headers=headers)
         await until(lambda: terminal.status.phase == "ended", "the session to end")

@@ -37,5 +37,6 @@ def specialist_page(browser: Browser, deployment: LocalDeployment) -> Iterator[P
     page.fill("#password", DEMO_PASSWORD)
     page.click("#login-submit")
     page.wait_for_selector("#link-state[data-state=online]")
+    page.wait_for_selector("#my-state[data-state=away]")
     yield page
     context.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import redis
@@ -45,8 +46,11 @@ def test_call_both_ways_then_end(deployment: LocalDeployment, specialist_page: P
     session_id = waiting["session_id"]
     kiosk.wait_for_selector("#screen-waiting:not([hidden])")
 
-    # The specialist takes the next resident; media flows both ways.
-    page.click("#next")
+    # The specialist is ready, is rung, answers; media flows both ways.
+    page.click("#ready")
+    page.wait_for_selector("#ring:not([hidden])")
+    assert "A-001" in page.inner_text("#ring-info") and "引っ越し" in page.inner_text("#ring-info")
+    page.click("#accept")
     wait_js(page, "window.madoguchiConsole.sessionId !== null")
     assert page.evaluate("window.madoguchiConsole.sessionId") == session_id
     wait_js(
@@ -65,9 +69,12 @@ def test_call_both_ways_then_end(deployment: LocalDeployment, specialist_page: P
     assert branch.status()["phase"] == "in_call"
     kiosk.wait_for_selector("#screen-call:not([hidden])")
 
-    # "End" closes both sides.
+    # "End" closes both sides; the specialist wraps up, then is ready again.
     page.click("#end")
     wait_js(page, "window.madoguchiConsole.phase === 'ended'")
+    page.wait_for_selector("#wrapup-controls:not([hidden])")
+    page.click("#finish")
+    wait_js(page, "window.madoguchiConsole.myState === 'available'")
     assert page.evaluate("window.madoguchiConsole.connectionState") == "closed"
     ended = _wait_for(
         lambda: branch.status()["phase"] == "ended" and branch.status(), "the terminal to hang up"
@@ -76,15 +83,23 @@ def test_call_both_ways_then_end(deployment: LocalDeployment, specialist_page: P
     assert ended["pc_state"] == "closed"
     kiosk.wait_for_selector("#screen-ended:not([hidden])")
 
-    # The session record in Redis: waiting -> connected -> ended, with timestamps in order.
+    # The session record in Redis: waiting -> offered -> connected -> wrap-up -> ended, with
+    # timestamps in order.
     client = redis.Redis(port=deployment.redis.port, decode_responses=True)
     record = client.hgetall(f"mdg:session:{session_id}")
     client.close()
     assert record["state"] == "ended"
     assert record["end_reason"] == "completed"
     assert record["specialist"] == "suzuki"
-    waiting_at, connected_at, ended_at = (
-        float(record[f"{s}_at"]) for s in ("waiting", "connected", "ended")
-    )
-    assert waiting_at <= connected_at <= ended_at
-    assert ended_at - waiting_at < 120
+    times = [
+        float(record[f"{s}_at"]) for s in ("waiting", "offered", "connected", "wrap_up", "ended")
+    ]
+    assert times == sorted(times)
+    assert times[-1] - times[0] < 120
+    assert [s for s, _ in json.loads(record["history"])] == [
+        "waiting",
+        "offered",
+        "connected",
+        "wrap_up",
+        "ended",
+    ]

@@ -155,7 +155,7 @@ def apply_to_model(model: Model, call: str, args: tuple[object, ...], now: float
             case "decline", (sid, who):
                 offers = model.decline(sid, who, now)
             case "timeout", (sid, who):
-                offers = model.decline(sid, who, now, timeout=True)
+                offers = model.decline(sid, who, now, timed_out=True)
             case "hold", (sid, who, on):
                 model.hold(sid, who, on, now)
                 offers = []

@@ -34,9 +34,9 @@ async def _client(redis_url: str, tmp_path: Path) -> TestClient[web.Request, web
 @pytest.fixture
 async def hub(redis_url: str, tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
     seed = aioredis.from_url(redis_url, decode_responses=True)
-    await add_account(seed, "suzuki", PASSWORD, "specialist", "鈴木")
-    await add_account(seed, "tanaka", PASSWORD, "specialist", "田中")
-    await add_account(seed, "sato", PASSWORD, "branch_staff", "佐藤")
+    await add_account(seed, "suzuki", PASSWORD, "specialist", "鈴木", skills=["juumin", "zei"])
+    await add_account(seed, "tanaka", PASSWORD, "specialist", "田中", skills=["zei"])
+    await add_account(seed, "sato", PASSWORD, "branch_staff", "佐藤", branch_id="kita")
     await seed.aclose()
     client = await _client(redis_url, tmp_path)
     yield client
@@ -180,7 +180,8 @@ async def test_bad_messages_get_an_error_and_the_connection_stays_up(
         ('{"type": "session.start"}', "missing_field"),
         ('{"type": "session.start", "purpose": "<script>"}', "bad_field"),
         (json.dumps({"type": "session.start", "purpose": "x" * 70_000}), "too_large"),
-        (sig.encode(sig.QueueNext()), "not_allowed"),
+        (sig.encode(sig.SpecialistSetState(state="available")), "not_allowed"),
+        (sig.encode(sig.SessionStart(purpose="astrology")), "unknown_purpose"),
         (sig.encode(sig.SdpAnswer(session_id="s-nope", sdp=SDP)), "no_such_session"),
     ]
     for text, code in bad:
@@ -197,6 +198,25 @@ async def test_bad_messages_get_an_error_and_the_connection_stays_up(
     await ws.close()
 
 
+async def _expect(ws: aiohttp.ClientWebSocketResponse, kind: type[sig.Message]) -> Any:
+    """The next message of this type, skipping status updates in between."""
+    while True:
+        message = await _recv(ws)
+        if isinstance(message, kind):
+            return message
+        assert isinstance(
+            message,
+            sig.SpecialistStatus | sig.SessionWaiting | sig.SessionParticipants | sig.PeerLeft,
+        ), message
+
+
+async def _expect_status(ws: aiohttp.ClientWebSocketResponse, state: str) -> Any:
+    while True:
+        status = await _expect(ws, sig.SpecialistStatus)
+        if status.state == state:
+            return status
+
+
 async def test_a_session_from_start_to_end(
     hub: TestClient[Any, Any], terminal_token: str, redis_url: str
 ) -> None:
@@ -204,6 +224,7 @@ async def test_a_session_from_start_to_end(
     await _send(terminal, sig.SessionStart(purpose="moving"))
     waiting = await _recv(terminal)
     assert isinstance(waiting, sig.SessionWaiting) and waiting.position == 1
+    assert waiting.ticket == "A-001" and waiting.estimated_wait_s > 0
     sid = waiting.session_id
 
     # Asking again (as after a reconnect) resumes the same session instead of queueing twice.
@@ -212,56 +233,118 @@ async def test_a_session_from_start_to_end(
     assert isinstance(again, sig.SessionWaiting) and again.session_id == sid
 
     specialist = await _staff_ws(hub, "suzuki")
-    await _send(specialist, sig.QueueNext())
-    assigned = await _recv(specialist)
-    assert assigned == sig.SessionAssigned(session_id=sid, terminal_id="kita-01", purpose="moving")
-    assert await _recv(terminal) == sig.SessionConnected(session_id=sid)
+    assert await _recv(specialist) == sig.SpecialistStatus(state="away", session_id=None)
+    await _send(specialist, sig.SpecialistSetState(state="available"))
+    offered = await _expect(specialist, sig.SessionOffered)
+    assert offered.session_id == sid and offered.ticket == "A-001"
+    assert offered.skill == "juumin" and offered.terminal_id == "kita-01"
+    await _send(specialist, sig.SessionAccept(session_id=sid))
+    assigned = await _expect(specialist, sig.SessionAssigned)
+    assert assigned.session_id == sid and assigned.primary == "suzuki"
+    assert await _expect(terminal, sig.SessionConnected) == sig.SessionConnected(session_id=sid)
 
-    # Nobody else is waiting; and a busy specialist cannot take a second resident.
-    await _send(specialist, sig.QueueNext())
-    busy = await _recv(specialist)
-    assert isinstance(busy, sig.ErrorReply) and busy.code == "busy"
+    # A busy specialist cannot make themselves available again.
+    await _send(specialist, sig.SpecialistSetState(state="available"))
+    busy = await _expect(specialist, sig.ErrorReply)
+    assert busy.code == "busy"
 
-    # Offer and answer are relayed between exactly these two.
-    offer = sig.SdpOffer(session_id=sid, sdp=SDP + "a=offer\r\n")
-    await _send(specialist, offer)
-    assert await _recv(terminal) == offer
-    answer = sig.SdpAnswer(session_id=sid, sdp=SDP + "a=answer\r\n")
+    # Offer and answer are relayed between exactly these two; the hub stamps who offered.
+    await _send(specialist, sig.SdpOffer(session_id=sid, sdp=SDP + "a=offer\r\n"))
+    relayed = await _expect(terminal, sig.SdpOffer)
+    assert relayed.peer_id == "suzuki" and relayed.sdp.endswith("a=offer\r\n")
+    answer = sig.SdpAnswer(session_id=sid, sdp=SDP + "a=answer\r\n", peer_id="suzuki")
     await _send(terminal, answer)
-    assert await _recv(specialist) == answer
+    assert await _expect(specialist, sig.SdpAnswer) == answer
 
     # Another specialist cannot reach into this session.
     other = await _staff_ws(hub, "tanaka")
     await _send(other, sig.SdpOffer(session_id=sid, sdp=SDP))
-    refused = await _recv(other)
-    assert isinstance(refused, sig.ErrorReply) and refused.code == "no_such_session"
-    await _send(other, sig.QueueNext())
-    assert await _recv(other) == sig.QueueEmpty()
+    refused = await _expect(other, sig.ErrorReply)
+    assert refused.code == "no_such_session"
 
     await _send(specialist, sig.SessionEnd(session_id=sid, reason="completed"))
     ended = sig.SessionEnded(session_id=sid, reason="completed")
-    assert await _recv(specialist) == ended
-    assert await _recv(terminal) == ended
+    assert await _expect(specialist, sig.SessionEnded) == ended
+    assert await _expect(terminal, sig.SessionEnded) == ended
+    wrap_up = await _expect_status(specialist, "wrap_up")
+    assert wrap_up.session_id == sid
+    await _send(specialist, sig.SessionFinish(session_id=sid))
+    assert (await _expect_status(specialist, "available")).session_id is None
 
     r = aioredis.from_url(redis_url, decode_responses=True)
     record = await r.hgetall(f"mdg:session:{sid}")
-    staff_session = await r.get("mdg:staff_session:suzuki")
     await r.aclose()
     assert record["state"] == "ended" and record["end_reason"] == "completed"
-    assert [s for s, _ in json.loads(record["history"])] == ["waiting", "connected", "ended"]
-    assert staff_session is None
+    assert [s for s, _ in json.loads(record["history"])] == [
+        "waiting",
+        "offered",
+        "connected",
+        "wrap_up",
+        "ended",
+    ]
 
     # Ending twice is refused with a code, not a crash.
     await _send(terminal, sig.SessionEnd(session_id=sid, reason="abandoned"))
-    twice = await _recv(terminal)
-    assert isinstance(twice, sig.ErrorReply) and twice.code == "illegal_state"
+    twice = await _expect(terminal, sig.ErrorReply)
+    assert twice.code == "illegal_state"
     for ws in (terminal, specialist, other):
         await ws.close()
 
 
-async def test_branch_staff_cannot_take_residents(hub: TestClient[Any, Any]) -> None:
+async def test_decline_transfer_and_a_colleague_joining(
+    hub: TestClient[Any, Any], terminal_token: str
+) -> None:
+    terminal = await _terminal_ws(hub, terminal_token)
+    suzuki = await _staff_ws(hub, "suzuki")
+    tanaka = await _staff_ws(hub, "tanaka")
+    await _send(suzuki, sig.SpecialistSetState(state="available"))
+    await _send(terminal, sig.SessionStart(purpose="moving", priority="elderly"))
+    sid = (await _expect(terminal, sig.SessionWaiting)).session_id
+    offered = await _expect(suzuki, sig.SessionOffered)
+    assert offered.priority == "elderly"
+
+    # Declined: nobody else has the skill, so it waits; suzuki is not rung again at once.
+    await _send(suzuki, sig.SessionDecline(session_id=sid))
+    await _expect_status(suzuki, "available")
+    await _send(terminal, sig.SessionEnd(session_id=sid, reason="abandoned"))
+    await _expect(terminal, sig.SessionEnded)
+    await _send(terminal, sig.SessionStart(purpose="certificate"))
+    sid = (await _expect(terminal, sig.SessionWaiting)).session_id
+    offered = await _expect(suzuki, sig.SessionOffered)
+    await _send(suzuki, sig.SessionAccept(session_id=sid))
+    await _expect(suzuki, sig.SessionAssigned)
+    await _expect(terminal, sig.SessionConnected)
+
+    # Invite tanaka to join; tanaka accepts; both are in the session.
+    await _send(tanaka, sig.SpecialistSetState(state="available"))
+    await _expect_status(tanaka, "available")
+    await _send(suzuki, sig.SessionInvite(session_id=sid, user="tanaka"))
+    invitation = await _expect(tanaka, sig.SessionOffered)
+    assert invitation.invited and invitation.session_id == sid
+    await _send(tanaka, sig.SessionAccept(session_id=sid))
+    joined = await _expect(tanaka, sig.SessionAssigned)
+    assert joined.primary == "suzuki" and joined.others == ("tanaka",)
+
+    # suzuki leaves: tanaka leads; the terminal hears suzuki's call is over.
+    await _send(suzuki, sig.SessionLeave(session_id=sid))
+    assert await _expect(terminal, sig.PeerLeft) == sig.PeerLeft(session_id=sid, peer_id="suzuki")
+    lead = await _expect(tanaka, sig.SessionAssigned)
+    assert lead.primary == "tanaka" and lead.others == ()
+
+    # tanaka transfers to the juumin queue: the terminal waits again, at the head, and suzuki
+    # (juumin, available again) is offered it.
+    await _send(tanaka, sig.SessionTransfer(session_id=sid, to_skill="juumin"))
+    back = await _expect(terminal, sig.SessionWaiting)
+    assert back.transferred and back.session_id == sid
+    again = await _expect(suzuki, sig.SessionOffered)
+    assert again.session_id == sid and again.transferred_from == "tanaka"
+    for ws in (terminal, suzuki, tanaka):
+        await ws.close()
+
+
+async def test_only_specialists_take_residents(hub: TestClient[Any, Any]) -> None:
     ws = await _staff_ws(hub, "sato")
-    await _send(ws, sig.QueueNext())
+    await _send(ws, sig.SpecialistSetState(state="available"))
     reply = await _recv(ws)
     assert isinstance(reply, sig.ErrorReply) and reply.code == "not_allowed"
     await ws.close()
@@ -275,14 +358,22 @@ async def test_abandoned_while_waiting_leaves_the_queue(
     waiting = await _recv(terminal)
     assert isinstance(waiting, sig.SessionWaiting)
     await _send(terminal, sig.SessionEnd(session_id=waiting.session_id, reason="abandoned"))
-    assert await _recv(terminal) == sig.SessionEnded(
+    assert await _expect(terminal, sig.SessionEnded) == sig.SessionEnded(
         session_id=waiting.session_id, reason="abandoned"
     )
-    specialist = await _staff_ws(hub, "suzuki")
-    await _send(specialist, sig.QueueNext())
-    assert await _recv(specialist) == sig.QueueEmpty()
+    await _send(terminal, sig.SessionEnd(session_id=waiting.session_id, reason="cancelled"))
+    assert (await _expect(terminal, sig.ErrorReply)).code == "bad_reason"
     await terminal.close()
-    await specialist.close()
+
+
+async def test_flooding_is_rate_limited(hub: TestClient[Any, Any], terminal_token: str) -> None:
+    terminal = await _terminal_ws(hub, terminal_token)
+    for _ in range(100):
+        await terminal.send_str('{"type":"nope"}')
+    codes = [(await _recv(terminal)).code for _ in range(100)]  # type: ignore[union-attr]
+    assert codes.count("rate_limited") >= 40
+    assert "unknown_type" in codes
+    await terminal.close()
 
 
 async def test_redis_outage_gives_clear_errors_and_recovers(

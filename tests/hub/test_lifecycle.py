@@ -26,7 +26,11 @@ def test_the_happy_path() -> None:
     s = apply(s, Event.FINISH, 360.0)
     assert s.state is State.ENDED
     assert [st for st, _ in s.history] == [
-        State.WAITING, State.OFFERED, State.CONNECTED, State.WRAP_UP, State.ENDED
+        State.WAITING,
+        State.OFFERED,
+        State.CONNECTED,
+        State.WRAP_UP,
+        State.ENDED,
     ]
     assert s.entered(State.CONNECTED) == 105.0
     assert s.specialist == "suzuki"

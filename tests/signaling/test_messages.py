@@ -14,13 +14,43 @@ SDP = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\n"
 
 EXAMPLES: list[sig.Message] = [
     sig.Hello(role="staff", peer_id="suzuki"),
+    sig.ErrorReply(code="bad_json", message="not JSON", ref_type=None),
     sig.SessionStart(purpose="moving"),
-    sig.SessionWaiting(session_id="s-1", position=3),
-    sig.QueueNext(),
-    sig.QueueEmpty(),
-    sig.SessionAssigned(session_id="s-1", terminal_id="kita-01", purpose="moving"),
+    sig.SessionStart(purpose="moving", priority="elderly", needs_language="en", needs_hearing=True),
+    sig.SessionWaiting(session_id="s-1", ticket="A-012", position=3, estimated_wait_s=540),
     sig.SessionConnected(session_id="s-1"),
-    sig.SdpOffer(session_id="s-1", sdp=SDP),
+    sig.SpecialistSetState(state="available"),
+    sig.SpecialistStatus(state="busy", session_id="s-1"),
+    sig.SessionOffered(
+        session_id="s-1",
+        ticket="A-012",
+        terminal_id="kita-01",
+        branch_id="kita",
+        purpose="moving",
+        skill="juumin",
+        priority="normal",
+        deadline_s=20,
+    ),
+    sig.SessionWithdrawn(session_id="s-1", reason="timeout"),
+    sig.SessionAccept(session_id="s-1"),
+    sig.SessionDecline(session_id="s-1"),
+    sig.SessionAssigned(
+        session_id="s-1",
+        terminal_id="kita-01",
+        purpose="moving",
+        ticket="A-012",
+        state="connected",
+        primary="suzuki",
+        others=("tanaka",),
+    ),
+    sig.SessionHold(session_id="s-1", on=False),
+    sig.SessionTransfer(session_id="s-1", to_skill="zei"),
+    sig.SessionInvite(session_id="s-1", user="tanaka"),
+    sig.SessionLeave(session_id="s-1"),
+    sig.SessionFinish(session_id="s-1"),
+    sig.SessionParticipants(session_id="s-1", primary="tanaka", others=()),
+    sig.SessionHeld(session_id="s-1", on=True),
+    sig.SdpOffer(session_id="s-1", sdp=SDP, peer_id="suzuki"),
     sig.SdpAnswer(session_id="s-1", sdp=SDP),
     sig.IceCandidate(
         session_id="s-1",
@@ -29,9 +59,9 @@ EXAMPLES: list[sig.Message] = [
         sdp_mline_index=0,
     ),
     sig.IceCandidate(session_id="s-1", candidate=""),
+    sig.PeerLeft(session_id="s-1", peer_id="suzuki"),
     sig.SessionEnd(session_id="s-1", reason="completed"),
     sig.SessionEnded(session_id="s-1", reason="abandoned"),
-    sig.ErrorReply(code="bad_json", message="not JSON", ref_type=None),
 ]
 
 
@@ -68,10 +98,25 @@ def _code(text: str | bytes) -> str:
         ('{"type": "sdp.offer", "session_id": 5, "sdp": "v=0"}', "bad_field"),
         ('{"type": "sdp.offer", "session_id": "../../etc", "sdp": "v=0"}', "bad_field"),
         ('{"type": "sdp.offer", "session_id": null, "sdp": "v=0"}', "bad_field"),
-        ('{"type": "session.waiting", "session_id": "s", "position": true}', "bad_field"),
-        ('{"type": "session.waiting", "session_id": "s", "position": -1}', "bad_field"),
+        (
+            '{"type": "session.waiting", "session_id": "s", "ticket": "A-1", "position": true}',
+            "bad_field",
+        ),
+        (
+            '{"type": "session.waiting", "session_id": "s", "ticket": "A-1", "position": -1}',
+            "bad_field",
+        ),
+        ('{"type": "session.hold", "session_id": "s", "on": "yes"}', "bad_field"),
+        (
+            '{"type": "session.participants", "session_id": "s", "primary": "a", "others": "b"}',
+            "bad_field",
+        ),
+        (
+            '{"type": "session.participants", "session_id": "s", "primary": "a", "others": [1]}',
+            "bad_field",
+        ),
         ('{"type": "session.end", "session_id": "s", "reason": "bored"}', "bad_field"),
-        ('{"type": "queue.next", "extra": 1}', "unknown_field"),
+        ('{"type": "session.leave", "session_id": "s", "extra": 1}', "unknown_field"),
     ],
 )
 def test_bad_messages_get_a_code(text: str, code: str) -> None:
