@@ -62,6 +62,9 @@ local function transition(sid, event, now)
   local target = T[state .. ':' .. event]
   if not target then return nil end
   local h = cjson.decode(redis.call('HGET', k, 'history'))
+  -- Hub processes read their clocks before their scripts run, so a later step can carry an
+  -- earlier time by a few milliseconds: keep each session's history in order.
+  if #h > 0 and now < h[#h][2] then now = h[#h][2] end
   h[#h + 1] = {target, now}
   redis.call('HSET', k, 'state', target, target .. '_at', string.format('%%.6f', now),
              'history', cjson.encode(h))

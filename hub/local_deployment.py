@@ -226,7 +226,12 @@ class RedisServer(Child):
 
 class HubProcess(Child):
     def __init__(
-        self, redis_url: str, data_dir: Path, port: int | None = None, hub_id: str | None = None
+        self,
+        redis_url: str,
+        data_dir: Path,
+        port: int | None = None,
+        hub_id: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.port = port or free_port()
         hub_id = hub_id or f"hub-{self.port}"
@@ -245,7 +250,7 @@ class HubProcess(Child):
                 str(data_dir),
             ],
             log_path=data_dir / f"{hub_id}.log",
-            env={"MADOGUCHI_HUB_ID": hub_id},
+            env={"MADOGUCHI_HUB_ID": hub_id, **(env or {})},
         )
 
     @property
