@@ -275,13 +275,11 @@ async def _specialist(
                 if state != "busy" or ledger.holds.get(who) != sid:
                     ledger.release(who)
                 if state == "away":
-                    asyncio.create_task(
+                    spawn(
                         later(rng.uniform(0, 0.1), sig.SpecialistSetState(state="available"), link)
                     )
                 elif state == "wrap_up" and sid:
-                    asyncio.create_task(
-                        later(rng.uniform(0.01, 0.05), sig.SessionFinish(session_id=sid), link)
-                    )
+                    spawn(later(rng.uniform(0.01, 0.05), sig.SessionFinish(session_id=sid), link))
             case sig.SessionOffered(session_id=sid):
                 roll = rng.random()
                 if roll < 0.80:
