@@ -143,7 +143,9 @@ class Terminal:
                 self.status.estimated_wait_s = message.estimated_wait_s
                 self.status.transferred = message.transferred
             case sig.SessionConnected(session_id=sid):
-                self._enter("connected", sid)
+                live = any(pc.connectionState == "connected" for pc in self._pcs.values())
+                if not (live and self.status.session_id == sid):  # a resume keeps the call
+                    self._enter("connected", sid)
                 self.status.position = self.status.estimated_wait_s = None
             case sig.SdpOffer(session_id=sid, sdp=sdp) if sid == self.status.session_id:
                 await self._answer(sid, message.peer_id or "staff", sdp)

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 
 import pytest
+from playwright.sync_api import Page
 
 from hub.local_deployment import LocalDeployment
+
+
+def _kiosk_start(kiosk_url: str, purpose: str) -> None:
+    request = urllib.request.Request(  # noqa: S310 -- loopback
+        kiosk_url + "/api/start",
+        data=json.dumps({"purpose": purpose}).encode(),
+        method="POST",
+        headers={"X-Madoguchi-Kiosk": "1", "Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
 
 
 def _wait(predicate, what: str, timeout: float = 25.0):  # type: ignore[no-untyped-def]
@@ -43,3 +56,35 @@ def test_terminal_resumes_its_session_after_a_hub_restart(
     after = _wait(lambda: (s := branch.status())["link"] == "online" and s, "the reconnect")
     assert after["session_id"] == before["session_id"]
     assert after["phase"] == "waiting" and after["position"] == 1
+
+
+def test_a_call_survives_a_hub_kill_and_both_sides_resume(
+    deployment: LocalDeployment, specialist_page: Page
+) -> None:
+    """Media is peer to peer: killing the hub mid-call does not cut it. The console and the
+    terminal reconnect by themselves, the hub greets them with the session, and it can be ended
+    as usual."""
+    hub, branch, page = deployment.hub, deployment.branch, specialist_page
+    assert hub is not None and branch is not None
+    page.click("#ready")
+    _kiosk_start(branch.kiosk_url, "moving")
+    page.wait_for_selector("#ring:not([hidden])")
+    page.click("#accept")
+    _wait(lambda: branch.status()["phase"] == "in_call", "the call")
+    session_id = branch.status()["session_id"]
+
+    hub.kill()
+    page.wait_for_selector("#link-state[data-state=offline]")
+    frames = branch.status()["media"]["video_frames"]
+    _wait(lambda: branch.status()["media"]["video_frames"] > frames + 30, "media without a hub")
+
+    hub.start()
+    page.wait_for_selector("#link-state[data-state=online]", timeout=20_000)
+    _wait(lambda: branch.status()["link"] == "online", "the terminal to reconnect")
+    assert page.evaluate("() => window.madoguchiConsole.sessionId") == session_id
+    assert page.evaluate("() => window.madoguchiConsole.myState") == "busy"
+    assert branch.status()["phase"] == "in_call"
+
+    page.click("#end")
+    _wait(lambda: branch.status()["phase"] == "ended", "the end to reach the terminal")
+    page.wait_for_selector("#wrapup-controls:not([hidden])")
