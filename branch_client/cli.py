@@ -6,11 +6,20 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+from pathlib import Path
 
 from aiohttp import web
 
-from branch_client.config import BranchConfig
+from branch_client.config import BranchConfig, ConfigError
+from branch_client.enrollment import (
+    DEFAULT_TOKEN_FILE,
+    EnrollmentFailed,
+    load_token,
+    redeem,
+    save_token,
+)
 from branch_client.ice import restrict_host_candidates
 from branch_client.kiosk_server import create_kiosk_app
 from branch_client.terminal import Terminal
@@ -21,6 +30,17 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hub", dest="hub_url", help="hub base URL (MADOGUCHI_HUB_URL)")
     parser.add_argument("--token", help="device token (MADOGUCHI_TERMINAL_TOKEN)")
+    parser.add_argument(
+        "--enroll-code",
+        help="one-time code from `madoguchi terminals enroll`: "
+        "traded for a device token, which is saved to --token-file",
+    )
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        default=DEFAULT_TOKEN_FILE,
+        help=f"where the device token is kept (default {DEFAULT_TOKEN_FILE})",
+    )
     parser.add_argument("--kiosk-host", help="kiosk page address (default 127.0.0.1)")
     parser.add_argument("--kiosk-port", type=int, help="kiosk page port (default 8801)")
     parser.add_argument("--camera", help="face camera: synthetic")
@@ -61,9 +81,22 @@ async def serve(config: BranchConfig) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    token = args.token
+    if args.enroll_code:
+        hub_url = args.hub_url or os.environ.get("MADOGUCHI_HUB_URL")
+        if not hub_url:
+            raise ConfigError("Config 'MADOGUCHI_HUB_URL' (--hub) is missing, and has no default.")
+        try:
+            terminal_id, token = redeem(hub_url, args.enroll_code)
+        except EnrollmentFailed as exc:
+            raise ConfigError(f"enrollment failed ({exc.code}): {exc}") from None
+        save_token(args.token_file, token)
+        log.info("enrolled as terminal %s; device token saved to %s", terminal_id, args.token_file)
+    elif not token and not os.environ.get("MADOGUCHI_TERMINAL_TOKEN"):
+        token = load_token(args.token_file)
     config = BranchConfig.from_env(
         hub_url=args.hub_url,
-        token=args.token,
+        token=token,
         kiosk_host=args.kiosk_host,
         kiosk_port=args.kiosk_port,
         camera=args.camera,
