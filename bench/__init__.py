@@ -13,13 +13,15 @@ def main(args: argparse.Namespace) -> int:
         from bench.call_setup import run
     elif args.name == "signaling":
         from bench.signaling import run
+    elif args.name == "dispatch":
+        from bench.dispatch import run
     else:
         print(
             json.dumps(
                 {
                     "error": "unknown_benchmark",
                     "name": args.name,
-                    "known": ["call-setup", "signaling"],
+                    "known": ["call-setup", "signaling", "dispatch"],
                 }
             )
         )

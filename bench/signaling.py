@@ -54,7 +54,7 @@ from hub.relay import peer_channel
 from hub.store import Store
 
 HEARTBEAT_S = 15.0
-"""The clients' heartbeat; the hub's own is 15 s too (``hub.signaling_ws``)."""
+"""The clients' heartbeat, as the terminal's (``branch_client.terminal``); the hub's is 15 s too."""
 
 ANSWER_TIMEOUT_S = 30.0
 """How long to wait for a hello, for every probe reply, and for every client to close."""
@@ -185,7 +185,6 @@ class Client:
     ws: aiohttp.ClientWebSocketResponse | None = None
     connect_s: float | None = None
     error: str | None = None
-    closed_early: bool = False
     pings: int = 0  # heartbeats from the hub, answered by us
     pongs: int = 0  # answers to our heartbeats
     replies: int = 0  # `error` replies with code unknown_type
@@ -303,10 +302,11 @@ async def _measure(
     n = config.connections
     ws_url = hub.url.replace("http://", "ws://") + "/ws"
     redis = aioredis.from_url(redis_url, decode_responses=True)
-    clients: list[Client] = []
+    everyone: list[Client] = []
     try:
         t0 = time.perf_counter()
-        warmup, *clients = await _enroll(redis, n + 1, "bench")
+        everyone = await _enroll(redis, n + 1, "bench")
+        warmup, *clients = everyone
         enroll_s = time.perf_counter() - t0
         await redis.connection_pool.disconnect()
         _say(verbose, f"enrolled {n} terminals in {enroll_s:.1f}s")
@@ -318,15 +318,14 @@ async def _measure(
                 result = await _hold(config, http, ws_url, redis, hub, warmup, clients, verbose)
                 return {**result, "enroll_seconds": round(enroll_s, 2)}
             finally:
-                await _close_all(clients, config.concurrency)
-                # The hub's on_shutdown would close any left over; this is the polite way.
+                # After an error too: the hub would close what is left when it stops, but a
+                # client closing first is the ordinary way, and leaves nothing to warn about.
+                await _close_all(everyone, config.concurrency)
     finally:
-        for c in clients:
-            if c.reader is not None:
-                c.reader.cancel()
-        await asyncio.gather(
-            *(c.reader for c in clients if c.reader is not None), return_exceptions=True
-        )
+        readers = [c.reader for c in everyone if c.reader is not None]
+        for reader in readers:
+            reader.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
         await redis.aclose()
 
 
@@ -391,8 +390,6 @@ async def _hold(
         _say(verbose, f"holding: {sum(c.open for c in connected)} open, {left:.0f}s left")
     held_sample = await _sample(hub, redis)
     held = [c for c in connected if c.open]
-    for c in connected:
-        c.closed_early = not c.open
 
     probe_started = time.perf_counter()
     await _in_batches([c.ws.send_str(PROBE) for c in held if c.ws], config.concurrency)
@@ -407,8 +404,8 @@ async def _hold(
         await pipe.execute()
     await _until(lambda: sum(c.relayed for c in held) >= len(held), ANSWER_TIMEOUT_S)
     relay_s = time.perf_counter() - relay_started
-    _say(verbose, f"answered: {sum(c.replies for c in held)} direct, "
-         f"{sum(c.relayed for c in held)} through Redis, of {len(held)}")  # fmt: skip
+    answered = sum(c.replies for c in held), sum(c.relayed for c in held)
+    _say(verbose, "answered: {} direct, {} through Redis, of {}".format(*answered, len(held)))
 
     close_started = time.perf_counter()
     close_s = await _close_all(clients, config.concurrency)
@@ -549,7 +546,7 @@ def run(
     try:
         config = config or SignalingBenchConfig.from_env()
     except BenchConfigError as exc:
-        return {"error": "bad_config", "message": str(exc)}
+        return {"benchmark": "signaling", "error": "bad_config", "message": str(exc)}
     machine: dict[str, Any] = {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),

@@ -180,9 +180,17 @@ async def root(request: web.Request) -> web.Response:
 
 async def _connections(app: web.Application) -> AsyncIterator[None]:
     config = app[keys.CONFIG]
-    redis = aioredis.from_url(
-        config.redis_url, decode_responses=True, health_check_interval=10, socket_connect_timeout=5
+    # A blocking pool: when a burst of reconnecting terminals wants more connections than the
+    # pool holds, requests wait for one (up to 10 s) instead of failing at once.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        config.redis_url,
+        decode_responses=True,
+        health_check_interval=10,
+        socket_connect_timeout=5,
+        max_connections=config.redis_connections,
+        timeout=10,
     )
+    redis = aioredis.Redis(connection_pool=pool)
     relay = Relay(redis, config.hub_id)
     rules = load_rules(config.routing_file) if config.routing_file else load_rules()
     store = Store(redis)
@@ -198,6 +206,7 @@ async def _connections(app: web.Application) -> AsyncIterator[None]:
     yield
     await relay.stop()
     await redis.aclose()
+    await pool.aclose()
 
 
 async def _close_sockets(app: web.Application) -> None:

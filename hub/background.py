@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 
 from hub import keys
 from hub.lifecycle import State
+from hub.store import NoSuchSession
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +74,31 @@ async def safety_net(app: web.Application) -> None:
 
 
 async def push_positions(app: web.Application, last: dict[str, tuple[int, int]]) -> None:
-    store, sessions = app[keys.STORE], app[keys.SESSIONS]
+    """Send each waiting terminal connected here its place and estimate, when they changed.
+    Two round trips for all local terminals, then work only for those that wait."""
+    redis, store, sessions = app[keys.REDIS], app[keys.STORE], app[keys.SESSIONS]
     terminals = [p.partition(":")[2] for p in app[keys.LOCAL_PEERS] if p.startswith("terminal:")]
-    for terminal_id in terminals:
-        view = await store.current_session(terminal_id)
-        if view is None or view.state is not State.WAITING:
-            last.pop(terminal_id, None)
+    if not terminals:
+        last.clear()
+        return
+    session_ids = await redis.mget([f"mdg:terminal_session:{t}" for t in terminals])
+    candidates = [(t, sid) for t, sid in zip(terminals, session_ids, strict=True) if sid]
+    async with redis.pipeline(transaction=False) as pipe:
+        for _, sid in candidates:
+            pipe.hget(f"mdg:session:{sid}", "state")
+        states = await pipe.execute() if candidates else []
+    waiting = {
+        t: sid
+        for (t, sid), state in zip(candidates, states, strict=True)
+        if state == State.WAITING.value
+    }
+    for terminal_id in list(last):
+        if terminal_id not in waiting:
+            del last[terminal_id]
+    for terminal_id, session_id in waiting.items():
+        try:
+            view = await store.get(session_id)
+        except NoSuchSession:
             continue
         message = await sessions.waiting_message(view)
         key = (message.position, message.estimated_wait_s)

@@ -43,6 +43,10 @@ class HubConfig:
     """How long a terminal or console may be gone before its session is given up: a terminal's
     ends (terminal_lost), a specialist's goes back to the queue (MADOGUCHI_PRESENCE_GRACE_S)."""
 
+    redis_connections: int = 64
+    """Connections to Redis this process keeps at most; requests beyond wait for one
+    (MADOGUCHI_REDIS_CONNECTIONS)."""
+
     rate_per_s: float = 20.0
     """Signaling messages a connection may send per second, on average (MADOGUCHI_RATE_PER_S);
     bursts of twice that pass."""

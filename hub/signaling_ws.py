@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from redis.exceptions import RedisError
 
 import signaling as sig
 from hub import keys
@@ -117,12 +118,14 @@ async def handle(request: web.Request) -> web.StreamResponse:
         if not ws.closed:
             await ws.send_str(text)
 
-    await relay.attach(peer.channel, deliver)
-    await app[keys.REDIS].zadd("mdg:presence", {peer.presence: time.time()})
-    log.info("%s %s connected", peer.role, peer.peer_id)
     bucket = TokenBucket(app[keys.CONFIG].rate_per_s, 2 * app[keys.CONFIG].rate_per_s)
     limited = 0
     try:
+        # Everything after the upgrade stays inside this try: the socket is a WebSocket now,
+        # so failures close it with a code (and clean up below) instead of answering HTTP.
+        await relay.attach(peer.channel, deliver)
+        await app[keys.REDIS].zadd("mdg:presence", {peer.presence: time.time()})
+        log.info("%s %s connected", peer.role, peer.peer_id)
         await ws.send_str(sig.encode(sig.Hello(role=peer.role, peer_id=peer.peer_id)))
         if peer.staff_role == "specialist":
             await _greet_specialist(app, sessions, peer, ws)
@@ -140,6 +143,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
                 await _reply_error(ws, "not_text", "messages are JSON text frames", None)
             elif frame.type is WSMsgType.ERROR:
                 log.info("%s %s socket error: %s", peer.role, peer.peer_id, ws.exception())
+    except RedisError as exc:
+        log.warning("%s %s: store unavailable (%s); closing", peer.role, peer.peer_id, exc)
+        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"store unavailable")
     finally:
         app[keys.SOCKETS].discard(ws)
         local[peer.presence] -= 1
@@ -192,6 +198,11 @@ async def _receive(app: web.Application, ws: web.WebSocketResponse, peer: Peer, 
         await _reply_error(ws, exc.code, str(exc), message.type)
     except NoSuchSession:
         await _reply_error(ws, "no_such_session", "no such session", message.type)
+    except RedisError as exc:
+        log.warning("%s on %s: store unavailable (%s)", message.type, peer.peer_id, exc)
+        await _reply_error(
+            ws, "store_unavailable", "the hub's store is unavailable; try again", message.type
+        )
 
 
 async def _dispatch(
