@@ -4,62 +4,67 @@ socket", with a long queue and many specialists on several hub processes.
 Starts a private Redis and ``hubs`` hub processes on free loopback ports, creates ``specialists``
 specialist accounts (skill ``juumin``), and spreads them round-robin over the hubs. The clients
 run in ``client_processes`` worker processes of this benchmark (``python -m bench.dispatch
---worker``), each logging its specialists in and holding their WebSockets like the console does.
+--worker``), each logging its specialists in and holding their WebSockets as the console does.
 Then, for each queue length in ``waiting``:
 
 1. the queue ``mdg:q:juumin`` is filled to that length plus one ticket per specialist (each
-   specialist always holds one), with :meth:`hub.dispatch.Dispatch.create`, as the hub does for a
-   resident at a kiosk; no terminal is connected, and none needs to be for a ticket to wait;
-2. a feeder keeps it at that length while we measure: for every ticket served it creates one;
+   specialist always holds one), with :meth:`hub.dispatch.Dispatch.create`, the step the hub
+   takes for a resident at a kiosk; no terminal needs to be connected for a ticket to wait;
+2. a feeder keeps the queue at that length while we measure: for every ticket served it creates
+   one, as arriving residents would;
 3. every specialist runs, concurrently with all the others, the loop of a working day::
 
        becomes available ── t0
          → session.offered arrives ── t1: one sample, t1 - t0
          → session.accept → session.assigned
          → session.end (completed) → session.ended: the specialist is in wrap-up
-         → a pause of think_s × uniform(0.5, 1.5) (the wrap-up)
-         → session.finish: becomes available again (the next t0)
+         → a pause of think_s × uniform(0.5, 1.5): the wrap-up
+         → session.finish: becomes available again, the next t0
 
-   "Becomes available" is the finish of the wrap-up: the hub's ``finish`` script sets the
-   specialist ``available`` and, in the same atomic step, runs ``offer_best_for`` for them, the
-   step ``specialist.set_state available`` runs too. It is the path a specialist takes most often
-   (after every resident), and, unlike set_state, it can be repeated without ever leaving the
-   specialist available with nothing offered: set_state ``away`` is refused while ringing, busy
-   or in wrap-up, and a specialist with a backlog is always one of those. The very first offer of
-   each specialist comes from ``specialist.set_state available`` (all of them at once, as the
-   counters open); it and the first cycle after a pause are warm-up and reported apart
-   (``first_offer``), not as samples;
-4. samples are the cycles that start within a window of ``seconds`` after ``warmup_s``; the hub
-   processes' CPU time, Redis's CPU time and per-command statistics (``INFO commandstats`` and
-   ``latencystats``, reset at the window's start), the slow log (every command over 1 ms), and
-   each client process's CPU time and event-loop lag are taken over the same window;
+   "Becomes available" is the end of the wrap-up: the hub's ``finish`` script sets the specialist
+   ``available`` and, in the same atomic step, runs ``offer_best_for`` for them, the step that
+   ``specialist.set_state available`` runs too. It is the way a specialist becomes available most
+   often (after every resident), and unlike set_state it can be repeated: set_state ``away`` is
+   refused while ringing, busy or in wrap-up, and with a backlog a specialist is always one of
+   those. Each specialist's first offer of a queue length (``specialist.set_state available`` at
+   the first, ``session.finish`` after a pause) is reported apart as ``first_offer``, not as a
+   sample. These first actions are spread over one mean pause (at most half the warm-up), so
+   that they do not all land at once;
+4. samples are the cycles that start within a window of ``seconds`` after ``warmup_s``. Over the
+   same window we take the hub processes' and Redis's CPU time, the whole machine's (to see what
+   else ran), Redis's per-command statistics (``INFO commandstats`` and ``latencystats``) and
+   each script's own time in Redis (every command goes to the slow log during the window; the
+   newest 60,000 are read), and each client process's CPU time and event-loop lag. Every fourth
+   pause, a client also times a ``probe``: a frame the hub refuses at once, a round trip through
+   the hub without Redis;
 5. when the window closes, each specialist stops in wrap-up after their current resident; the
-   next queue length continues from there (its first cycle is a finish).
+   next queue length continues from there.
 
 t0 is taken just before the client writes the frame, t1 when its socket reader has the frame, in
 the same process (``perf_counter``); so a sample includes the hub's work, Redis, the relay through
-Redis pub/sub to the hub the specialist is connected to (a third of the time the same one), and
-the client's own event loop.
+Redis pub/sub to the hub the specialist is connected to, and the client's own event loop.
 
 Settings come from the environment and fail fast:
 
 =======================================  ===========================================================
-``MADOGUCHI_BENCH_DISPATCH_WAITING``     queue lengths to measure, comma-separated (default
-                                         ``1000,10000``)
+``MADOGUCHI_BENCH_DISPATCH_WAITING``     queue lengths to measure, comma-separated, in order
+                                         (default ``1000,10000``)
 ``MADOGUCHI_BENCH_DISPATCH_SPECIALISTS`` specialists, all serving ``juumin`` (default 200)
 ``MADOGUCHI_BENCH_DISPATCH_HUBS``        hub processes (default 3)
-``MADOGUCHI_BENCH_DISPATCH_SECONDS``     measuring window per queue length (default 20)
-``MADOGUCHI_BENCH_DISPATCH_WARMUP_S``    not counted before each window (default 3)
-``MADOGUCHI_BENCH_DISPATCH_THINK_S``     mean wrap-up pause; 0 runs the loop flat out (default 1)
+``MADOGUCHI_BENCH_DISPATCH_SECONDS``     measuring window per queue length (default 30)
+``MADOGUCHI_BENCH_DISPATCH_WARMUP_S``    not counted, before each window (default 3)
+``MADOGUCHI_BENCH_DISPATCH_THINK_S``     mean wrap-up pause in seconds; 0 runs the loop flat out
+                                         (default 2: about 100 offers a second with 200)
 ``MADOGUCHI_BENCH_DISPATCH_CLIENTS``     client processes the specialists are spread over
                                          (default 1)
 =======================================  ===========================================================
 
 ``--runs`` does not apply and is ignored. The hubs get a copy of the routing data with a wrap-up
 of an hour (so that the hub's own wrap-up timer never finishes for a client) and a per-connection
-rate limit of 1000 messages a second (so that the limit never paces a client run flat out; with
-the default think time the clients send about 3 a second). Everything is stopped and the
-temporary directory removed, also on error and on Ctrl-C / SIGTERM.
+rate limit of 1000 messages a second (so that the limit never paces a client run flat out; at the
+default pace a client sends under 2 a second). Everything is stopped and the temporary directory
+removed, also on error and on Ctrl-C / SIGTERM, after which the result is
+``{"error": "interrupted", ...}``.
 """
 
 from __future__ import annotations
@@ -104,8 +109,11 @@ QUEUE = f"mdg:q:{SKILL}"
 ANSWER_TIMEOUT_S = 30.0
 """How long a client waits for any one reply before it gives up (a stall)."""
 AIM_P99_MS = 20.0
-SLOWLOG_US = 1000
-"""Redis logs every command slower than this during the window."""
+SLOW_US = 1000
+"""Commands slower than this in Redis are counted by name."""
+SLOWLOG_ENTRIES = 60_000
+"""Redis's slow log logs every command during the window (those scripts run too) and keeps this
+many, the newest: the last eight seconds or so of the window at the default pace."""
 PROBE = '{"type":"nope"}'
 """A frame the hub parses and refuses with ``unknown_type``: a round trip that skips Redis."""
 PROBE_EVERY = 4
@@ -131,14 +139,17 @@ class DispatchBenchConfig:
     hubs: int = 3
     """Hub processes sharing the Redis (MADOGUCHI_BENCH_DISPATCH_HUBS)."""
 
-    seconds: float = 20.0
+    seconds: float = 30.0
     """Measuring window per queue length (MADOGUCHI_BENCH_DISPATCH_SECONDS)."""
 
     warmup_s: float = 3.0
     """Time before each window, not counted (MADOGUCHI_BENCH_DISPATCH_WARMUP_S)."""
 
-    think_s: float = 1.0
-    """Mean wrap-up pause between two residents; 0 = flat out (MADOGUCHI_BENCH_DISPATCH_THINK_S)."""
+    think_s: float = 2.0
+    """Mean wrap-up pause between two residents; 0 = flat out (MADOGUCHI_BENCH_DISPATCH_THINK_S).
+    With 200 specialists, 2 s makes about 100 offers a second: some 200 times a real day's rate
+    (a resident every few minutes per specialist), and about half of what this 2-core machine
+    can take with all the servers and clients on it."""
 
     client_processes: int = 1
     """Worker processes running the clients (MADOGUCHI_BENCH_DISPATCH_CLIENTS)."""
@@ -208,6 +219,7 @@ class Plan:
     window_start: float
     window_end: float
     think_s: float
+    spread_s: float  # first actions are spread uniformly over this long after start_at
 
 
 @dataclass
@@ -313,8 +325,7 @@ class Tally:
 
 async def _serve(client: SpecialistClient, plan: Plan, tally: Tally, rng: random.Random) -> None:
     """One specialist's loop until the window closes; leaves them parked in wrap-up."""
-    # Not all at the same instant: spread over one mean pause.
-    await asyncio.sleep(max(0.0, plan.start_at - time.time()) + rng.uniform(0, plan.think_s))
+    await asyncio.sleep(max(0.0, plan.start_at - time.time()) + rng.uniform(0, plan.spread_s))
     first = True
     cycle = 0
     while True:
@@ -470,6 +481,7 @@ class Worker:
         self.index = index
         self.log_path = log_path
         self.proc: asyncio.subprocess.Process | None = None
+        self.busy = False  # a command is out and its answer not yet read
         self._log = open(log_path, "ab")  # its stderr; closed in stop()
         self._cwd = Path(__file__).resolve().parent.parent
 
@@ -488,10 +500,12 @@ class Worker:
 
     async def ask(self, command: dict[str, Any], limit_s: float) -> dict[str, Any]:
         assert self.proc is not None and self.proc.stdin and self.proc.stdout
+        self.busy = True
         self.proc.stdin.write((json.dumps(command) + "\n").encode())
         await self.proc.stdin.drain()
         async with asyncio.timeout(limit_s):
             line = await self.proc.stdout.readline()
+        self.busy = False
         if not line:
             raise BenchFailed(f"client process {self.index} exited:\n{self.tail()}")
         reply: dict[str, Any] = json.loads(line)
@@ -504,10 +518,14 @@ class Worker:
             return ""
 
     async def stop(self) -> None:
+        """Politely when it is idle (it closes its sockets), else at once (SIGTERM)."""
         proc = self.proc
         if proc is not None and proc.returncode is None:
-            with contextlib.suppress(Exception):
-                await self.ask({"cmd": "close"}, limit_s=10.0)
+            if self.busy:
+                proc.terminate()
+            else:
+                with contextlib.suppress(Exception):
+                    await self.ask({"cmd": "close"}, limit_s=10.0)
             if proc.stdin is not None:
                 proc.stdin.close()
             try:
@@ -645,21 +663,38 @@ async def _redis_stats(redis: aioredis.Redis, dispatch: Dispatch) -> dict[str, A
                 for k, v in percentiles.get(f"latency_percentiles_usec_{name}", {}).items()
             },
         }
-    scripts = {s.sha: name for name, s in dispatch._scripts.items()}
+    # Every command went to the slow log (threshold 0): each script's own time in Redis, over
+    # the newest SLOWLOG_ENTRIES commands.
+    scripts = {script.sha: name for name, script in dispatch._scripts.items()}
+    durations: dict[str, list[int]] = collections.defaultdict(list)
     slow: collections.Counter[str] = collections.Counter()
-    slowest_us = 0
-    for entry in await redis.slowlog_get(1024):
+    entries = await redis.slowlog_get(SLOWLOG_ENTRIES)
+    for entry in entries:
         command = entry.get("command", b"")
         words = (command.decode() if isinstance(command, bytes) else str(command)).split()
         label = words[0].lower() if words else "?"
         if label == "evalsha" and len(words) > 1:
             label = f"evalsha {scripts.get(words[1], words[1][:8])}"
-        slow[label] += 1
-        slowest_us = max(slowest_us, int(entry.get("duration", 0)))
+        duration_us = int(entry.get("duration", 0))
+        durations[label].append(duration_us)
+        if duration_us > SLOW_US:
+            slow[label] += 1
+    by_script = {
+        label.removeprefix("evalsha "): {
+            "calls": len(values),
+            "p50_us": _pct(values, 50),
+            "p99_us": _pct(values, 99),
+            "max_us": max(values),
+        }
+        for label, values in sorted(durations.items(), key=lambda kv: -sum(kv[1]))
+        if label.startswith("evalsha ")
+    }
     return {
         "commands": stats,
-        f"slowlog_over_{SLOWLOG_US}us": dict(slow),
-        "slowest_us": slowest_us,
+        "scripts": by_script,
+        "slowlog_entries": len(entries),
+        f"over_{SLOW_US}us": dict(slow),
+        "slowest_us": max((max(v) for v in durations.values()), default=0),
     }
 
 
@@ -693,6 +728,7 @@ async def _measure_one(
         window_start=start_at + config.warmup_s,
         window_end=start_at + config.warmup_s + config.seconds,
         think_s=config.think_s,
+        spread_s=min(config.think_s, config.warmup_s / 2),
     )
     limit = config.warmup_s + config.seconds + 4 * ANSWER_TIMEOUT_S
     asking = [
@@ -703,11 +739,13 @@ async def _measure_one(
         await _sleep_until(plan.window_start)
         await redis.config_resetstat()
         await redis.slowlog_reset()
+        await redis.config_set("slowlog-log-slower-than", 0)
         before = await _server_sample(redis, hubs)
         feeder.watching = True
         _say(verbose, f"{target}: measuring for {config.seconds:.0f}s, {before.waiting} waiting")
         await _sleep_until(plan.window_end)
         after = await _server_sample(redis, hubs)
+        await redis.config_set("slowlog-log-slower-than", -1)  # off
         feeder.watching = False
         server = await _redis_stats(redis, feeder.dispatch)
         reports = await asyncio.gather(*asking)
@@ -827,14 +865,16 @@ async def _measure(
     names = await _create_accounts(redis_url, config.specialists, password)
     _say(verbose, f"{len(names)} specialist accounts in {time.perf_counter() - started:.1f}s")
 
-    redis = aioredis.from_url(redis_url, decode_responses=True)
+    # A long read timeout: the slow log comes back in one large reply.
+    redis = aioredis.from_url(redis_url, decode_responses=True, socket_timeout=60.0)
     dispatch = Dispatch(redis, load_rules(routing_file))
-    sessions = Sessions(Store(redis), dispatch, Relay(redis, "bench"), dispatch.rules)
+    sessions = Sessions(
+        Store(redis), dispatch, Relay(redis, "bench"), dispatch.rules, retention_s=86400
+    )
     feeder = Feeder(redis, dispatch, sessions)
     workers = [Worker(i, tmp / f"clients-{i}.log") for i in range(config.client_processes)]
     try:
-        await redis.config_set("slowlog-log-slower-than", SLOWLOG_US)
-        await redis.config_set("slowlog-max-len", 1024)
+        await redis.config_set("slowlog-max-len", SLOWLOG_ENTRIES)
         for w in workers:
             await w.start()
         started = time.perf_counter()
@@ -878,6 +918,17 @@ def _sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost frame of the exception's traceback, as ``file:line in function``."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return "?"
+    code = tb.tb_frame.f_code
+    return f"{Path(code.co_filename).name}:{tb.tb_lineno} in {code.co_name}"
 
 
 def _routing_file(tmp: Path) -> Path:
@@ -934,8 +985,10 @@ def run(
             )
         except KeyboardInterrupt:
             result = {"error": "interrupted"}
-        except (DeploymentError, BenchFailed, aiohttp.ClientError, OSError, TimeoutError) as exc:
+        except Exception as exc:  # a benchmark ends with its JSON line, whatever went wrong
             result = {"error": type(exc).__name__, "message": str(exc)[:2000]}
+            if not isinstance(exc, DeploymentError | BenchFailed):
+                result["where"] = _where(exc)
             for hub in hubs:
                 result[f"{hub.name}_log_tail"] = hub.tail(10)
         finally:

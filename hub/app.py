@@ -200,7 +200,7 @@ async def _connections(app: web.Application) -> AsyncIterator[None]:
     app[keys.RELAY] = relay
     app[keys.RULES] = rules
     app[keys.DISPATCH] = dispatch
-    app[keys.SESSIONS] = Sessions(store, dispatch, relay, rules)
+    app[keys.SESSIONS] = Sessions(store, dispatch, relay, rules, config.session_retention_s)
     await relay.start()
     log.info("hub %s ready on redis %s", config.hub_id, _redacted(config.redis_url))
     yield

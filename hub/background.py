@@ -64,9 +64,11 @@ async def sweep(app: web.Application) -> None:
 
 async def safety_net(app: web.Application) -> None:
     redis, sessions = app[keys.REDIS], app[keys.SESSIONS]
-    available: set[str] = set()
-    async for key in redis.scan_iter(match="mdg:avail:*", count=100):
-        available.update(await redis.zrange(key, 0, -1))
+    skills = sorted(app[keys.RULES].ticket_prefix)  # the queues there are; no keyspace scan
+    async with redis.pipeline(transaction=False) as pipe:
+        for skill in skills:
+            pipe.zrange(f"mdg:avail:{skill}", 0, -1)
+        available = {user for members in await pipe.execute() for user in members}
     now = time.time()
     for user in sorted(available):
         outcome = await app[keys.DISPATCH].offer_best_for(user, now)

@@ -43,6 +43,10 @@ class HubConfig:
     """How long a terminal or console may be gone before its session is given up: a terminal's
     ends (terminal_lost), a specialist's goes back to the queue (MADOGUCHI_PRESENCE_GRACE_S)."""
 
+    session_retention_s: int = 90 * 86400
+    """How long an ended session's record stays in Redis (MADOGUCHI_SESSION_RETENTION_S);
+    what must be kept longer goes to the intake with the application."""
+
     redis_connections: int = 64
     """Connections to Redis this process keeps at most; requests beyond wait for one
     (MADOGUCHI_REDIS_CONNECTIONS)."""

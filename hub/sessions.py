@@ -35,11 +35,18 @@ class Refused(Exception):
 
 
 class Sessions:
-    def __init__(self, store: Store, dispatch: Dispatch, relay: Relay, rules: Rules) -> None:
+    def __init__(
+        self, store: Store, dispatch: Dispatch, relay: Relay, rules: Rules, retention_s: int
+    ) -> None:
         self.store = store
         self.dispatch = dispatch
         self.relay = relay
         self.rules = rules
+        self.retention_s = retention_s
+
+    async def _retain(self, session_id: str) -> None:
+        """An ended session's record is kept for the retention period, then Redis drops it."""
+        await self.store.redis.expire(f"mdg:session:{session_id}", self.retention_s)
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -308,6 +315,7 @@ class Sessions:
                 return  # finished by hand in the meantime
             raise Refused("illegal_state", "the session is not in wrap-up")
         log.info("session %s: state wrap_up -> ended", session_id)
+        await self._retain(session_id)
         await self.status(outcome.details[0])
         await self.announce(outcome.offers)
 
@@ -342,6 +350,7 @@ class Sessions:
             outcome = await self.dispatch.end_waiting(view.id, reason, now)
             if not outcome.ok:
                 return False
+            await self._retain(view.id)
             ringing = outcome.details[0]
             if ringing:
                 await self.to_staff(
@@ -384,6 +393,8 @@ class Sessions:
     async def lose_specialist(self, user: str, now: float) -> None:
         outcome = await self.dispatch.lose_specialist(user, now)
         session_id, what = outcome.details
+        if what == "finished":
+            await self._retain(session_id)
         if what != "none":
             log.warning("specialist %s lost; session %s %s", user, session_id, what)
         if session_id and what in ("requeued", "handover", "left"):
