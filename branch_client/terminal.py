@@ -9,6 +9,7 @@ with its camera and microphone and consumes the specialist's video and audio.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import random
 import time
@@ -53,6 +54,7 @@ class Terminal:
         self.status = TerminalStatus()
         self.media = ReceivedMedia()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._ended: collections.deque[str] = collections.deque(maxlen=16)
         self._pcs: dict[str, RTCPeerConnection] = {}  # one call per staff member in the session
         self._pending_start: str | None = config.start_purpose
 
@@ -125,7 +127,9 @@ class Terminal:
     async def _send_start(self) -> None:
         purpose = self._pending_start
         if purpose is not None:
-            await self._send(sig.SessionStart(purpose=purpose))
+            live = self.status.phase in ("waiting", "connected", "in_call")
+            resume = self.status.session_id if live else None
+            await self._send(sig.SessionStart(purpose=purpose, resume=resume))
 
     async def _on_text(self, text: str) -> None:
         try:
@@ -134,6 +138,13 @@ class Terminal:
             log.warning("hub sent a bad message (%s): %s", exc.code, exc)
             return
         match message:
+            case sig.QueuePosition(session_id=sid) if (
+                sid == self.status.session_id and self.status.phase == "waiting"
+            ):
+                self.status.position = message.position
+                self.status.estimated_wait_s = message.estimated_wait_s
+            case sig.SessionWaiting(session_id=sid) if sid in self._ended:
+                pass  # a late notice about a session that is over
             case sig.SessionWaiting(session_id=sid):
                 if message.transferred:
                     await self._hang_up()  # the next specialist will call
@@ -157,6 +168,7 @@ class Terminal:
                 self.status.held = on
             case sig.SessionEnded(session_id=sid, reason=reason) if sid == self.status.session_id:
                 self._pending_start = None
+                self._ended.append(sid)
                 self.status.end_reason = reason
                 self.status.held = False
                 self._enter("ended", sid)

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 from redis.exceptions import RedisError
 
+import signaling as sig
 from hub import keys
 from hub.lifecycle import State
 from hub.store import NoSuchSession
@@ -102,11 +103,18 @@ async def push_positions(app: web.Application, last: dict[str, tuple[int, int]])
             view = await store.get(session_id)
         except NoSuchSession:
             continue
-        message = await sessions.waiting_message(view)
-        key = (message.position, message.estimated_wait_s)
+        numbers = await sessions.waiting_message(view)
+        key = (numbers.position, numbers.estimated_wait_s)
         if last.get(terminal_id) != key:
             last[terminal_id] = key
-            await sessions.to_terminal(terminal_id, message)
+            await sessions.to_terminal(
+                terminal_id,
+                sig.QueuePosition(
+                    session_id=session_id,
+                    position=numbers.position,
+                    estimated_wait_s=numbers.estimated_wait_s,
+                ),
+            )
 
 
 async def _every(

@@ -75,6 +75,7 @@ local function set_spec(u, state, now, sid)
   local k = ukey(u)
   redis.call('HSET', k, 'state', state, 'since', string.format('%%.6f', now),
              'session_id', sid or '')
+  redis.call('HINCRBY', k, 'version', 1)
   for _, skill in ipairs(list_of(redis.call('HGET', k, 'skills'))) do
     if state == 'available' then
       redis.call('ZADD', 'mdg:avail:' .. skill, now, u)
@@ -162,6 +163,13 @@ _SCRIPTS: dict[str, str] = {
     #       needs_hearing, now, day, prefix, timeout, depth
     "create": """
 local sid, now = ARGV[1], tonumber(ARGV[10])
+-- One resident at a time per terminal: a second start (a retry through another hub process)
+-- gets the session the terminal already has.
+local current = redis.call('GET', 'mdg:terminal_session:' .. ARGV[2])
+if current then
+  local st = redis.call('HGET', skey(current), 'state')
+  if st and st ~= 'ended' and st ~= 'wrap_up' then return {'existing', current} end
+end
 local counter = 'mdg:ticketno:' .. ARGV[3] .. ':' .. ARGV[11]
 local n = redis.call('INCR', counter)
 redis.call('EXPIRE', counter, 172800)
@@ -492,7 +500,9 @@ class Dispatch:
         needs_language: str | None = None,
         needs_hearing: bool = False,
     ) -> tuple[str, tuple[tuple[str, str], ...]]:
-        """Queue a new session; returns its ticket number and any offer made at once."""
+        """Queue a new session; returns its ticket number and any offer made at once. When the
+        terminal already has a live session, nothing is created and the answer is
+        ``("existing", ((that session id, ""),))``."""
         day = time.strftime("%Y%m%d", time.localtime(now))
         prefix = self.rules.ticket_prefix.get(skill, "Z")
         reply = await self._run(
@@ -511,6 +521,8 @@ class Dispatch:
             prefix,
             *self._common(),
         )
+        if reply and str(reply[0]) == "existing":
+            return "existing", ((str(reply[1]), ""),)
         outcome = _decode(reply, 0)
         return outcome.status, outcome.offers
 

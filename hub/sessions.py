@@ -57,8 +57,10 @@ class Sessions:
         await self.relay.publish(peer_channel("terminal", terminal_id), sig.encode(message))
 
     async def status(self, user: str) -> None:
-        state, session_id = await self.store.specialist_state(user)
-        await self.to_staff(user, sig.SpecialistStatus(state=state, session_id=session_id))
+        state, session_id, version = await self.store.specialist_state(user)
+        await self.to_staff(
+            user, sig.SpecialistStatus(state=state, session_id=session_id, version=version)
+        )
 
     def offered_message(self, view: SessionView, *, invited: bool) -> sig.SessionOffered:
         return sig.SessionOffered(
@@ -131,13 +133,26 @@ class Sessions:
 
     # -- the resident's side ---------------------------------------------------------------------
 
-    async def start(self, terminal_id: str, request: sig.SessionStart, now: float) -> sig.Message:
-        """A resident asks for a counter, or a reconnected terminal asks for its session."""
+    async def start(
+        self, terminal_id: str, request: sig.SessionStart, now: float
+    ) -> tuple[sig.Message, tuple[tuple[str, str], ...]]:
+        """A resident asks for a counter, or a reconnected terminal asks for its session.
+        Returns the terminal's answer and the offers made: the caller sends the answer first,
+        then :meth:`announce`s the offers, so the terminal hears it waits before it can hear
+        that someone answered."""
+        if request.resume is not None:
+            try:
+                had = await self.store.get(request.resume)
+            except NoSuchSession:
+                had = None
+            if had is not None and had.terminal_id == terminal_id and not had.active:
+                reason = (had.end_reason or EndReason.TERMINAL_LOST).value
+                return sig.SessionEnded(session_id=had.id, reason=reason), ()
         current = await self.store.current_session(terminal_id)
         if current is not None:
             if current.state in (State.CONNECTED, State.ON_HOLD):
-                return sig.SessionConnected(session_id=current.id)
-            return await self.waiting_message(current)
+                return sig.SessionConnected(session_id=current.id), ()
+            return await self.waiting_message(current), ()
         skill = self.rules.skill_for(request.purpose)
         if skill is None:
             raise Refused("unknown_purpose", f"no procedure {request.purpose!r} in the catalog")
@@ -157,6 +172,11 @@ class Sessions:
             needs_language=request.needs_language,
             needs_hearing=request.needs_hearing,
         )
+        if ticket == "existing":  # a concurrent start made one first
+            existing = await self.store.get(offers[0][0])
+            if existing.state in (State.CONNECTED, State.ON_HOLD):
+                return sig.SessionConnected(session_id=existing.id), ()
+            return await self.waiting_message(existing), ()
         log.info(
             "session %s: created waiting, ticket %s, queue %s (terminal %s)",
             session_id,
@@ -164,22 +184,22 @@ class Sessions:
             skill,
             terminal_id,
         )
-        reply = await self.waiting_message(await self.store.get(session_id))
-        await self.announce(offers)
-        return reply
+        return await self.waiting_message(await self.store.get(session_id)), offers
 
     # -- the specialist's side -------------------------------------------------------------------
 
     async def register(self, user: str, specialist: Specialist, now: float) -> None:
         await self.dispatch.register(specialist, now)
-        state, _ = await self.store.specialist_state(user)
+        state, _, _ = await self.store.specialist_state(user)
         if state == "offline":
             await self.dispatch.set_state(user, "away", now)
 
     async def resume(self, user: str) -> list[sig.Message]:
         """What a (re)connected specialist needs to see: their state and their session."""
-        state, session_id = await self.store.specialist_state(user)
-        out: list[sig.Message] = [sig.SpecialistStatus(state=state, session_id=session_id)]
+        state, session_id, version = await self.store.specialist_state(user)
+        out: list[sig.Message] = [
+            sig.SpecialistStatus(state=state, session_id=session_id, version=version)
+        ]
         if session_id:
             try:
                 view = await self.store.get(session_id)

@@ -213,7 +213,9 @@ async def _dispatch(
     user = peer.peer_id
     match message:
         case sig.SessionStart():
-            await ws.send_str(sig.encode(await sessions.start(user, message, now)))
+            reply, offers = await sessions.start(user, message, now)
+            await ws.send_str(sig.encode(reply))
+            await sessions.announce(offers)
         case sig.SpecialistSetState(state=state):
             await sessions.set_state(user, state, now)
         case sig.SessionAccept(session_id=sid):

@@ -172,6 +172,9 @@ class Store:
             states = await pipe.execute()
         return sum(1 for s in states if s and s not in ("away", "offline"))
 
-    async def specialist_state(self, user: str) -> tuple[str, str | None]:
-        state, session_id = await self.redis.hmget(f"mdg:specialist:{user}", "state", "session_id")
-        return (state or "offline", session_id or None)
+    async def specialist_state(self, user: str) -> tuple[str, str | None, int]:
+        """(state, session id, version): the version grows with every change of state."""
+        state, session_id, version = await self.redis.hmget(
+            f"mdg:specialist:{user}", "state", "session_id", "version"
+        )
+        return (state or "offline", session_id or None, int(version or 0))

@@ -106,9 +106,9 @@ class ErrorReply:
 
 @dataclass(frozen=True)
 class SessionStart:
-    """Terminal -> hub: a resident asks for a counter. Sent again after a reconnect, it resumes
-    the terminal's current session instead of starting another. ``purpose`` is a catalog key;
-    ``priority`` and the needs are set by branch staff."""
+    """Terminal -> hub: a resident asks for a counter. Sent again after a reconnect (with
+    ``resume``), it resumes the terminal's current session instead of starting another.
+    ``purpose`` is a catalog key; ``priority`` and the needs are set by branch staff."""
 
     type: ClassVar[str] = "session.start"
     senders: ClassVar[frozenset[str]] = frozenset({"terminal"})
@@ -116,6 +116,9 @@ class SessionStart:
     priority: str | None = _ident_opt()
     needs_language: str | None = _ident_opt()
     needs_hearing: bool = False
+    resume: str | None = _ident_opt()
+    """After a reconnect: the session the terminal had. If it ended meanwhile, the hub answers
+    ``session.ended`` instead of starting another for a resident who has left."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,19 @@ class SessionWaiting:
     position: int = _int(0, 1_000_000)
     estimated_wait_s: int = _int(0, 86_400, default=0)
     transferred: bool = False
+
+
+@dataclass(frozen=True)
+class QueuePosition:
+    """Hub -> terminal: new place or estimate for a waiting session. It only updates the numbers:
+    pushes from several hub processes can arrive late, so it never changes what the kiosk shows
+    otherwise (the terminal applies it only while that session waits)."""
+
+    type: ClassVar[str] = "queue.position"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    session_id: str = _ident()
+    position: int = _int(0, 1_000_000)
+    estimated_wait_s: int = _int(0, 86_400, default=0)
 
 
 @dataclass(frozen=True)
@@ -157,12 +173,15 @@ class SpecialistSetState:
 
 @dataclass(frozen=True)
 class SpecialistStatus:
-    """Hub -> staff: your state now, and your session if you have one."""
+    """Hub -> staff: your state now, and your session if you have one. ``version`` grows with
+    every change: hub processes publish concurrently, so a console ignores a status older than
+    one it has seen."""
 
     type: ClassVar[str] = "specialist.status"
     senders: ClassVar[frozenset[str]] = frozenset({"hub"})
     state: str = _choice(SPECIALIST_STATES)
     session_id: str | None = _ident_opt()
+    version: int = _int(0, 2**53, default=0)
 
 
 @dataclass(frozen=True)
@@ -380,6 +399,7 @@ Message: TypeAlias = (
     | ErrorReply
     | SessionStart
     | SessionWaiting
+    | QueuePosition
     | SessionConnected
     | SpecialistSetState
     | SpecialistStatus

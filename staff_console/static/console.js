@@ -48,6 +48,7 @@ const state = {
   socket: null,
   myState: "offline",
   statusSession: null,  // the session the hub says we hold (also during wrap-up)
+  statusVersion: 0,
   offer: null,          // the session.offered message ringing now
   session: null,        // { id, terminalId, purpose, ticket, primary, others }
   held: false,
@@ -195,6 +196,9 @@ function send(message) {
 async function onMessage(msg) {
   switch (msg.type) {
     case "specialist.status":
+      // Hub processes publish concurrently: a status older than one we have seen is stale.
+      if (msg.version < state.statusVersion) break;
+      state.statusVersion = msg.version;
       state.myState = msg.state;
       state.statusSession = msg.session_id;
       if (!msg.session_id && state.session) hangUp("ended");

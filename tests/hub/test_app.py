@@ -233,7 +233,9 @@ async def test_a_session_from_start_to_end(
     assert isinstance(again, sig.SessionWaiting) and again.session_id == sid
 
     specialist = await _staff_ws(hub, "suzuki")
-    assert await _recv(specialist) == sig.SpecialistStatus(state="away", session_id=None)
+    greeting = await _recv(specialist)
+    assert isinstance(greeting, sig.SpecialistStatus)
+    assert (greeting.state, greeting.session_id) == ("away", None)
     await _send(specialist, sig.SpecialistSetState(state="available"))
     offered = await _expect(specialist, sig.SessionOffered)
     assert offered.session_id == sid and offered.ticket == "A-001"

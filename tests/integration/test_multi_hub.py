@@ -184,7 +184,9 @@ async def _terminal(
     async def start(link: Link) -> None:
         await link.send(
             sig.SessionStart(
-                purpose=state["purpose"], priority=rng.choice(["normal", "normal", "elderly"])
+                purpose=state["purpose"],
+                resume=state["sid"],
+                priority=rng.choice(["normal", "normal", "elderly"]),
             )
         )
 
@@ -205,6 +207,8 @@ async def _terminal(
 
     async def on_message(link: Link, m: sig.Message) -> None:
         match m:
+            case sig.SessionWaiting(session_id=sid) if sid in ledger.ended_seen:
+                pass  # a late notice about a session that is over
             case sig.SessionWaiting(session_id=sid):
                 if state["sid"] not in (None, sid):
                     ledger.ended_seen.setdefault(state["sid"], "missed-notice")
@@ -236,6 +240,7 @@ async def _specialist(
     rng = random.Random(who)
     skills = SKILLS
     pending: set[asyncio.Task[None]] = set()
+    seen = [0]  # the newest status version
 
     def spawn(work: Any) -> None:
         task = asyncio.create_task(work)
@@ -269,7 +274,10 @@ async def _specialist(
 
     async def on_message(link: Link, m: sig.Message) -> None:
         match m:
+            case sig.SpecialistStatus(version=version) if version < seen[0]:
+                pass  # stale: published by another hub before a newer one we already have
             case sig.SpecialistStatus(state=state, session_id=sid):
+                seen[0] = m.version
                 # The hub's word on what we hold now. (A notice sent while we were cut off is
                 # lost; the status on reconnecting tells.)
                 if state != "busy" or ledger.holds.get(who) != sid:

@@ -18,6 +18,8 @@ EXAMPLES: list[sig.Message] = [
     sig.SessionStart(purpose="moving"),
     sig.SessionStart(purpose="moving", priority="elderly", needs_language="en", needs_hearing=True),
     sig.SessionWaiting(session_id="s-1", ticket="A-012", position=3, estimated_wait_s=540),
+    sig.QueuePosition(session_id="s-1", position=2, estimated_wait_s=300),
+    sig.SessionStart(purpose="moving", resume="s-1"),
     sig.SessionConnected(session_id="s-1"),
     sig.SpecialistSetState(state="available"),
     sig.SpecialistStatus(state="busy", session_id="s-1"),
