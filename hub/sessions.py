@@ -145,14 +145,16 @@ class Sessions:
                 had = await self.store.get(request.resume)
             except NoSuchSession:
                 had = None
-            if had is not None and had.terminal_id == terminal_id and not had.active:
+            if had is not None and had.terminal_id == terminal_id:
+                # The terminal asks about the session it had: answer about that one, never
+                # start another (it may end between two reads; a resident who left is gone).
+                if had.active:
+                    return await self._resumed(had), ()
                 reason = (had.end_reason or EndReason.TERMINAL_LOST).value
                 return sig.SessionEnded(session_id=had.id, reason=reason), ()
         current = await self.store.current_session(terminal_id)
         if current is not None:
-            if current.state in (State.CONNECTED, State.ON_HOLD):
-                return sig.SessionConnected(session_id=current.id), ()
-            return await self.waiting_message(current), ()
+            return await self._resumed(current), ()
         skill = self.rules.skill_for(request.purpose)
         if skill is None:
             raise Refused("unknown_purpose", f"no procedure {request.purpose!r} in the catalog")
@@ -173,10 +175,7 @@ class Sessions:
             needs_hearing=request.needs_hearing,
         )
         if ticket == "existing":  # a concurrent start made one first
-            existing = await self.store.get(offers[0][0])
-            if existing.state in (State.CONNECTED, State.ON_HOLD):
-                return sig.SessionConnected(session_id=existing.id), ()
-            return await self.waiting_message(existing), ()
+            return await self._resumed(await self.store.get(offers[0][0])), ()
         log.info(
             "session %s: created waiting, ticket %s, queue %s (terminal %s)",
             session_id,
@@ -185,6 +184,14 @@ class Sessions:
             terminal_id,
         )
         return await self.waiting_message(await self.store.get(session_id)), offers
+
+    async def _resumed(self, view: SessionView) -> sig.Message:
+        if view.state in (State.CONNECTED, State.ON_HOLD):
+            return sig.SessionConnected(session_id=view.id)
+        if view.active:
+            return await self.waiting_message(view)
+        reason = (view.end_reason or EndReason.TERMINAL_LOST).value
+        return sig.SessionEnded(session_id=view.id, reason=reason)
 
     # -- the specialist's side -------------------------------------------------------------------
 

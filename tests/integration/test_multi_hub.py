@@ -151,6 +151,7 @@ class Ledger:
     holder: dict[str, str] = field(default_factory=dict)  # session -> specialist holding now
     faults: list[str] = field(default_factory=list)
     ended_seen: dict[str, str] = field(default_factory=dict)  # session -> reason
+    events: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     started: set[str] = field(default_factory=set)
     accepts: int = 0
     declines: int = 0
@@ -182,6 +183,7 @@ async def _terminal(
     state: dict[str, Any] = {"sid": None, "count": 0, "purpose": rng.choice(list(PURPOSES))}
 
     async def start(link: Link) -> None:
+        ledger.events[tid].append(f"{time.monotonic():.2f} >{link.connects} start {state['sid']}")
         await link.send(
             sig.SessionStart(
                 purpose=state["purpose"],
@@ -206,17 +208,25 @@ async def _terminal(
             await start(link)
 
     async def on_message(link: Link, m: sig.Message) -> None:
+        if not isinstance(m, sig.QueuePosition):
+            ledger.events[tid].append(
+                f"{time.monotonic():.2f} <{link.connects} {m.type} "
+                f"{getattr(m, 'session_id', '')} {state['sid']}"
+            )
         match m:
-            case sig.SessionWaiting(session_id=sid) if sid in ledger.ended_seen:
+            case sig.SessionWaiting(session_id=sid) | sig.SessionConnected(session_id=sid) if (
+                sid in ledger.ended_seen
+            ):
                 pass  # a late notice about a session that is over
-            case sig.SessionWaiting(session_id=sid):
+            case sig.SessionWaiting(session_id=sid) | sig.SessionConnected(session_id=sid):
                 if state["sid"] not in (None, sid):
                     ledger.ended_seen.setdefault(state["sid"], "missed-notice")
                     state["count"] += 1
                     remaining[0] -= 1
-                state["sid"] = sid
+                state["sid"] = sid  # (a reply to a start whose first answer was lost, too)
                 ledger.started.add(sid)
-                if not m.transferred and rng.random() < 0.03:
+                waiting = isinstance(m, sig.SessionWaiting) and not m.transferred
+                if waiting and rng.random() < 0.03:
                     await link.send(sig.SessionEnd(session_id=sid, reason="abandoned"))
             case sig.SessionEnded(session_id=sid, reason=reason) if sid == state["sid"]:
                 ledger.ended_seen[sid] = reason
@@ -314,6 +324,7 @@ async def _specialist(
     return Link(cluster.urls, lambda url: jar_host[url], on_message, on_connect, http)
 
 
+@pytest.mark.timeout(RUN_LIMIT_S + 120)
 async def test_a_thousand_tickets_across_three_hubs_with_a_hub_killed(cluster: Cluster) -> None:
     ledger = Ledger()
     done = asyncio.Event()
@@ -392,6 +403,22 @@ async def test_a_thousand_tickets_across_three_hubs_with_a_hub_killed(cluster: C
                 break
             await asyncio.sleep(0.5)
         assert open_ == [], [(s, views[s]["state"]) for s in open_[:5]]
+        per_terminal: dict[str, list[str]] = defaultdict(list)
+        for sid, v in views.items():
+            per_terminal[v["terminal_id"]].append(sid)
+        extra = {
+            t: sorted(sids, key=lambda s: float(views[s]["waiting_at"]))
+            for t, sids in per_terminal.items()
+            if len(sids) != TICKETS_EACH
+        }
+        assert not extra, [
+            (
+                t,
+                [(s, views[s]["end_reason"], json.loads(views[s]["history"])) for s in sids],
+                ledger.events.get(t, [])[-12:],
+            )
+            for t, sids in extra.items()
+        ]
         assert len(views) == TERMINALS * TICKETS_EACH
         assert set(views) == ledger.started
         reasons: dict[str, int] = defaultdict(int)
