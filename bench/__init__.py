@@ -26,7 +26,13 @@ def main(args: argparse.Namespace) -> int:
             )
         )
         return 2
-    result = run(runs=args.runs, verbose=not args.json)
+    try:
+        result = run(runs=args.runs, verbose=not args.json)
+    except Exception as exc:  # the one place a benchmark's failure becomes its JSON line
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        result = {"benchmark": args.name, "error": type(exc).__name__, "message": str(exc)}
     print(json.dumps(result, ensure_ascii=False), flush=True)
     sys.stdout.flush()
     return 0 if "error" not in result else 1

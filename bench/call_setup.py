@@ -68,7 +68,9 @@ def _one_call(page: Any, branch: BranchProcess) -> tuple[float, float, dict[str,
     page.wait_for_selector("#ring:not([hidden])")
     page.click("#accept")
     timings = _wait(
-        lambda: (t := page.evaluate("() => window.madoguchiConsole.timings"))["firstFrameAt"] and t,
+        lambda: (
+            (t := page.evaluate("() => window.madoguchiConsole.timings")).get("firstFrameAt") and t
+        ),
         "the first frame in the browser",
     )
     status = _wait(

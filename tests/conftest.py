@@ -40,4 +40,4 @@ def loopback_ice() -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """End-to-end tests run last: Playwright's sync API keeps an event loop running on the main
     thread while its browser lives, which the asyncio tests cannot share."""
-    items.sort(key=lambda item: "/e2e/" in str(item.path))
+    items.sort(key=lambda item: "/e2e/" in str(item.path) or "call_setup" in str(item.path))
