@@ -81,12 +81,10 @@ import secrets
 import signal
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import aiohttp
@@ -94,6 +92,7 @@ import numpy as np
 import redis.asyncio as aioredis
 
 import signaling as sig
+from bench.common import sigterm_interrupts
 from hub.accounts import add_account
 from hub.dispatch import Dispatch
 from hub.lifecycle import EndReason
@@ -903,23 +902,6 @@ async def _measure(
             await redis.aclose()
 
 
-@contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM behaves like Ctrl-C while the benchmark runs, so cleanup runs either way."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _where(exc: BaseException) -> str:
     """The innermost frame of the exception's traceback, as ``file:line in function``."""
     tb = exc.__traceback__
@@ -964,7 +946,7 @@ def run(
         "platform": platform.platform(),
     }
     result: dict[str, Any]
-    with _sigterm_interrupts(), tempfile.TemporaryDirectory(prefix="mdg-bench-dispatch-") as name:
+    with sigterm_interrupts(), tempfile.TemporaryDirectory(prefix="mdg-bench-dispatch-") as name:
         tmp = Path(name)
         redis_server: RedisServer | None = None
         hubs: list[HubProcess] = []

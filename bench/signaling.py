@@ -33,15 +33,12 @@ import contextlib
 import os
 import platform
 import resource
-import signal
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import aiohttp
@@ -49,6 +46,7 @@ import numpy as np
 import redis.asyncio as aioredis
 
 import signaling as sig
+from bench.common import sigterm_interrupts
 from hub.local_deployment import DeploymentError, HubProcess, RedisServer
 from hub.relay import peer_channel
 from hub.store import Store
@@ -502,23 +500,6 @@ def _pct(values: Any, q: float) -> float | None:
 
 
 @contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM behaves like Ctrl-C while the benchmark runs, so cleanup runs either way."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
 def _open_files_limit() -> Iterator[dict[str, int]]:
     """Raise the soft limit on open files to the hard one (children inherit it), then restore."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -556,7 +537,7 @@ def run(
     }
     hub: HubProcess | None = None
     result: dict[str, Any]
-    with _sigterm_interrupts(), _open_files_limit() as limits:
+    with sigterm_interrupts(), _open_files_limit() as limits:
         machine.update(limits)
         needed = config.connections + 100
         if limits["nofile"] < needed:
