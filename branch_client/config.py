@@ -39,10 +39,12 @@ class BranchConfig:
     """Port of the kiosk page (MADOGUCHI_KIOSK_PORT)."""
 
     camera: str = "synthetic"
-    """Face camera: ``synthetic`` (test pattern) (MADOGUCHI_CAMERA)."""
+    """Face camera: ``synthetic`` (test pattern), a device index like ``0``, or the path of a
+    video file (MADOGUCHI_CAMERA)."""
 
     audio: str = "synthetic"
-    """Microphone: ``synthetic`` (a 440 Hz tone) (MADOGUCHI_AUDIO)."""
+    """Microphone: ``synthetic`` (a 440 Hz tone), ``default`` (the system's), or a PortAudio
+    device name (MADOGUCHI_AUDIO)."""
 
     ice_hosts: tuple[str, ...] = ()
     """Restrict local ICE host candidates to these addresses; empty means every interface.
@@ -81,8 +83,16 @@ class BranchConfig:
         if hosts:
             values["ice_hosts"] = tuple(h.strip() for h in str(hosts).split(",") if h.strip())
         config = cls(**values)  # type: ignore[arg-type]
-        if config.camera != "synthetic" or config.audio != "synthetic":
-            raise ConfigError("only the synthetic camera and audio exist so far")
+        camera = config.camera
+        if camera != "synthetic" and not camera.isdigit() and not os.path.isfile(camera):
+            raise ConfigError(
+                "Config 'MADOGUCHI_CAMERA' must be 'synthetic', a device index like 0, "
+                "or the path of a video file."
+            )
+        if not config.audio.strip():
+            raise ConfigError(
+                "Config 'MADOGUCHI_AUDIO' must be 'synthetic', 'default' or a device name."
+            )
         if not config.hub_url.startswith(("http://", "https://")):
             raise ConfigError("Config 'MADOGUCHI_HUB_URL' must start with http:// or https://")
         return config

@@ -22,7 +22,8 @@ from aiortc.sdp import candidate_from_sdp
 
 import signaling as sig
 from branch_client.config import BranchConfig
-from branch_client.media import ReceivedMedia, SyntheticCamera, ToneSource
+from branch_client.devices import DeviceError, open_camera, open_microphone
+from branch_client.media import ReceivedMedia
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +200,15 @@ class Terminal:
         self._pcs[peer] = pc
         self.media = ReceivedMedia()
         self.status.calls += 1
-        pc.addTrack(SyntheticCamera())
-        pc.addTrack(ToneSource())
+        for device, open_track, spec in (
+            ("camera", open_camera, self.config.camera),
+            ("microphone", open_microphone, self.config.audio),
+        ):
+            try:
+                pc.addTrack(open_track(spec))
+            except DeviceError as exc:  # the call goes on without it; staff see the code
+                log.error("session %s: %s unavailable (%s): %s", session_id, device, exc.code, exc)
+                self.status.last_error = exc.code
 
         @pc.on("track")
         def on_track(track: Any) -> None:

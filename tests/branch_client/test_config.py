@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from branch_client.config import BranchConfig, ConfigError
@@ -37,3 +39,16 @@ def test_ice_hosts_from_the_environment() -> None:
         }
     )
     assert config.ice_hosts == ("127.0.0.1", "::1")
+
+
+def test_devices_are_synthetic_an_index_or_a_file(tmp_path: Path) -> None:
+    base = {"hub_url": "http://hub", "token": "t"}
+    assert BranchConfig.from_env({}, **base).camera == "synthetic"
+    assert BranchConfig.from_env({}, camera="0", audio="default", **base).camera == "0"
+    video = tmp_path / "face.avi"
+    video.write_bytes(b"")
+    assert BranchConfig.from_env({}, camera=str(video), **base).camera == str(video)
+    with pytest.raises(ConfigError, match="MADOGUCHI_CAMERA"):
+        BranchConfig.from_env({}, camera="/nonexistent", **base)
+    with pytest.raises(ConfigError, match="MADOGUCHI_AUDIO"):
+        BranchConfig.from_env({"MADOGUCHI_AUDIO": " "}, **base)
