@@ -70,12 +70,14 @@ async def serve(config: BranchConfig) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     link = asyncio.create_task(terminal.run(), name="hub-link")
+    watch = asyncio.create_task(terminal.watch_devices(), name="device-health")
     try:
         await stop.wait()
     finally:
-        link.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await link
+        for task in (link, watch):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await terminal.close()
         await runner.cleanup()
 

@@ -47,6 +47,8 @@ class TerminalStatus:
     end_reason: str | None = None
     last_error: str | None = None
     calls: int = 0
+    camera: str = "idle"  # device health: ok, missing, failed, in_use, idle (no call)
+    microphone: str = "idle"
 
 
 class Terminal:
@@ -56,7 +58,9 @@ class Terminal:
         self.media = ReceivedMedia()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._ended: collections.deque[str] = collections.deque(maxlen=16)
-        self._pcs: dict[str, RTCPeerConnection] = {}  # one call per staff member in the session
+        self._pcs: dict[str, RTCPeerConnection] = {}
+        self._devices: dict[str, list[Any]] = {}  # the device tracks each call uses
+        self._reported: tuple[str, str] | None = None  # one call per staff member in the session
         self._pending_start: str | None = config.start_purpose
 
     # -- what the kiosk calls ------------------------------------------------------------------
@@ -103,6 +107,7 @@ class Terminal:
                         attempt = 0
                         self.status.link = "online"
                         await self._send_start()
+                        await self.report_devices(force=True)
                         async for frame in ws:
                             if frame.type is aiohttp.WSMsgType.TEXT:
                                 await self._on_text(frame.data)
@@ -192,6 +197,34 @@ class Terminal:
         self.status.phase = phase
         self.status.session_id = session_id
 
+    # -- device health ---
+
+    def _health(self) -> tuple[str, str]:
+        """The worst health of the camera and of the microphone among the calls' tracks."""
+        order = ("failed", "missing", "in_use", "ok", "idle")
+        found = {"video": "idle", "audio": "idle"}
+        for tracks in self._devices.values():
+            for track in tracks:
+                health = str(getattr(track, "health", "ok"))
+                if order.index(health) < order.index(found[track.kind]):
+                    found[track.kind] = health
+        return found["video"], found["audio"]
+
+    async def report_devices(self, *, force: bool = False) -> None:
+        """Tell the hub when the devices' health changed (or always, after a reconnect)."""
+        camera, microphone = self._health()
+        self.status.camera, self.status.microphone = camera, microphone
+        if force or self._reported != (camera, microphone):
+            if await self._send(sig.DeviceStatus(camera=camera, microphone=microphone)):
+                if self._reported is not None and self._reported != (camera, microphone):
+                    log.warning("devices: camera %s, microphone %s", camera, microphone)
+                self._reported = (camera, microphone)
+
+    async def watch_devices(self, period_s: float = 1.0) -> None:
+        while True:
+            await self.report_devices()
+            await asyncio.sleep(period_s)
+
     # -- the call ------------------------------------------------------------------------------
 
     async def _answer(self, session_id: str, peer: str, offer_sdp: str) -> None:
@@ -205,7 +238,9 @@ class Terminal:
             ("microphone", open_microphone, self.config.audio),
         ):
             try:
-                pc.addTrack(open_track(spec))
+                track = open_track(spec)
+                pc.addTrack(track)
+                self._devices.setdefault(peer, []).append(track)
             except DeviceError as exc:  # the call goes on without it; staff see the code
                 log.error("session %s: %s unavailable (%s): %s", session_id, device, exc.code, exc)
                 self.status.last_error = exc.code
@@ -221,8 +256,14 @@ class Terminal:
                 self._enter("in_call", session_id)
 
         started = time.perf_counter()
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-        await pc.setLocalDescription(await pc.createAnswer())
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except (ValueError, KeyError, IndexError) as exc:  # aiortc's word on an SDP it rejects
+            log.error("session %s: cannot answer %s's offer: %s", session_id, peer, exc)
+            self.status.last_error = "negotiation_failed"
+            await self._close_call(peer)
+            return
         await self._send(
             sig.SdpAnswer(session_id=session_id, sdp=pc.localDescription.sdp, peer_id=peer)
         )
@@ -247,6 +288,7 @@ class Terminal:
         await pc.addIceCandidate(candidate)
 
     async def _close_call(self, peer: str) -> None:
+        self._devices.pop(peer, None)
         pc = self._pcs.pop(peer, None)
         if pc is not None:
             await pc.close()

@@ -193,6 +193,28 @@ class Sessions:
         reason = (view.end_reason or EndReason.TERMINAL_LOST).value
         return sig.SessionEnded(session_id=view.id, reason=reason)
 
+    async def device_status(self, terminal_id: str, report: sig.DeviceStatus, now: float) -> None:
+        """Keep the terminal's device health, and tell the staff in its session."""
+        await self.store.redis.hset(
+            f"mdg:terminal:{terminal_id}",
+            mapping={
+                "camera": report.camera,
+                "microphone": report.microphone,
+                "devices_at": f"{now:.3f}",
+            },
+        )
+        view = await self.store.current_session(terminal_id)
+        if view is None:
+            return
+        log.info(
+            "terminal %s: camera %s, microphone %s", terminal_id, report.camera, report.microphone
+        )
+        stamped = sig.DeviceStatus(
+            camera=report.camera, microphone=report.microphone, terminal_id=terminal_id
+        )
+        for user in view.staff:
+            await self.to_staff(user, stamped)
+
     # -- the specialist's side -------------------------------------------------------------------
 
     async def register(self, user: str, specialist: Specialist, now: float) -> None:

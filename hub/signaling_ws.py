@@ -241,6 +241,8 @@ async def _dispatch(
                 await sessions.end(sid, reason, now, by_terminal=user)
             else:
                 await sessions.end(sid, reason, now, by_staff=user)
+        case sig.DeviceStatus():
+            await sessions.device_status(user, message, now)
         case sig.SdpOffer() | sig.SdpAnswer() | sig.IceCandidate():
             await _relay_media(app, peer, message)
         case _:

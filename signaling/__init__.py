@@ -5,10 +5,12 @@ Pure: no sockets, no event loop. Every process (hub, terminal, tests) parses wha
 """
 
 from signaling.messages import (
+    DEVICE_HEALTH,
     END_REASONS,
     MAX_MESSAGE_BYTES,
     SPECIALIST_SETTABLE,
     SPECIALIST_STATES,
+    DeviceStatus,
     ErrorReply,
     Hello,
     IceCandidate,
@@ -44,10 +46,12 @@ from signaling.messages import (
 )
 
 __all__ = [
+    "DEVICE_HEALTH",
     "END_REASONS",
     "MAX_MESSAGE_BYTES",
     "SPECIALIST_SETTABLE",
     "SPECIALIST_STATES",
+    "DeviceStatus",
     "ErrorReply",
     "Hello",
     "IceCandidate",

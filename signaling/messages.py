@@ -156,6 +156,21 @@ class SessionConnected:
     session_id: str = _ident()
 
 
+DEVICE_HEALTH: Final = frozenset({"ok", "missing", "failed", "in_use", "idle"})
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    """Terminal -> hub -> the session's staff: how the terminal's devices are. ``idle`` when no
+    call uses the device. The hub stamps ``terminal_id`` when it passes the report on."""
+
+    type: ClassVar[str] = "device.status"
+    senders: ClassVar[frozenset[str]] = frozenset({"terminal"})
+    camera: str = _choice(DEVICE_HEALTH)
+    microphone: str = _choice(DEVICE_HEALTH)
+    terminal_id: str | None = _ident_opt()
+
+
 # -- the specialist's side ------------------------------------------------------------------------
 
 SPECIALIST_SETTABLE: Final = frozenset({"available", "away"})
@@ -401,6 +416,7 @@ Message: TypeAlias = (
     | SessionWaiting
     | QueuePosition
     | SessionConnected
+    | DeviceStatus
     | SpecialistSetState
     | SpecialistStatus
     | SessionOffered

@@ -7,6 +7,7 @@ const TEXT = {
         ticket: (t) => `受付番号 ${t}`, wait: (m) => `待ち時間の目安 約 ${m} 分`,
         transferred: "次の担当者におつなぎします。そのままお待ちください。",
         held: "少々お待ちください。職員が確認しています。",
+        camera_failed: "カメラが使えません。職員にお知らせしています。",
         offline: "ただいま本庁と接続しています。少しお待ちください。", lang: "English" },
   en: { welcome: "What can we help you with?", moving: "Moving", birth: "Birth", certificate: "Certificates",
         other: "Other matters", waiting: "A staff member will be with you shortly", cancel: "Cancel",
@@ -15,6 +16,7 @@ const TEXT = {
         ticket: (t) => `Ticket ${t}`, wait: (m) => `Estimated wait: about ${m} min`,
         transferred: "We are connecting you to the next staff member. Please wait.",
         held: "One moment, please. The staff member is checking.",
+        camera_failed: "The camera is not working. The staff member has been told.",
         offline: "Reconnecting to the head office. Please wait.", lang: "日本語" },
 };
 let lang = "ja";
@@ -40,7 +42,8 @@ function render() {
   $("position").textContent = last.position ? t("position")(last.position) : "";
   $("wait").textContent = last.position ? t("wait")(Math.max(1, Math.ceil((last.estimated_wait_s ?? 0) / 60))) : "";
   $("waiting-title").textContent = last.transferred ? t("transferred") : t("waiting");
-  $("held").textContent = last.held ? t("held") : "";
+  $("held").textContent = last.held ? t("held")
+    : (["failed", "missing", "in_use"].includes(last.camera) ? t("camera_failed") : "");
   $("link").textContent = last.link === "online" ? "" : t("offline");
   document.body.dataset.phase = last.phase;
 }

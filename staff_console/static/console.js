@@ -18,6 +18,9 @@ const TEXT = {
     camera_failed: "カメラまたはマイクを使えません。", purpose: "用件", terminal: "端末", ticket: "受付番号",
     priority: "優先", needs: "配慮", lang_need: "通訳", hearing_need: "聴覚支援", seconds: "秒",
     transferred_from: "転送元", with: "同席",
+    device_camera: "端末のカメラ", device_microphone: "端末のマイク",
+    "health.failed": "が使えません（外れた可能性があります）", "health.missing": "が見つかりません",
+    "health.in_use": "が他で使われています",
   },
   en: {
     logout: "Log out", login_title: "Staff login", username: "Username", password: "Password",
@@ -35,6 +38,9 @@ const TEXT = {
     camera_failed: "Camera or microphone unavailable.", purpose: "Purpose", terminal: "Terminal", ticket: "Ticket",
     priority: "Priority", needs: "Needs", lang_need: "Interpreter", hearing_need: "Hearing support", seconds: "s",
     transferred_from: "From", with: "With",
+    device_camera: "Terminal camera", device_microphone: "Terminal microphone",
+    "health.failed": " is not working (unplugged?)", "health.missing": " was not found",
+    "health.in_use": " is in use elsewhere",
   },
 };
 
@@ -58,6 +64,7 @@ const state = {
   marks: {},
   phase: "idle",
   lastError: null,
+  devices: {},          // the terminal's device health, from device.status
 };
 
 const epochMs = () => performance.timeOrigin + performance.now();
@@ -76,6 +83,7 @@ function render() {
   const link = $("link-state");
   link.textContent = t(link.dataset.state);
   renderRing();
+  renderDevices();
   const s = state.session;
   const live = s !== null && state.myState === "busy";
   $("call-controls").hidden = !live;
@@ -94,6 +102,16 @@ function render() {
   } else {
     for (const option of select.options) if (option.value) option.textContent = label("skills", option.value);
   }
+}
+
+function renderDevices() {
+  const problems = [];
+  for (const device of ["camera", "microphone"]) {
+    const health = state.devices[device];
+    if (health && !["ok", "idle"].includes(health)) problems.push(t(`device_${device}`) + t(`health.${health}`));
+  }
+  $("device-alert").hidden = problems.length === 0 || !state.session;
+  $("device-alert").textContent = problems.join(" / ");
 }
 
 function renderRing() {
@@ -255,6 +273,11 @@ async function onMessage(msg) {
     case "session.ended":
       if (msg.session_id === state.session?.id) hangUp("ended");
       break;
+    case "device.status": {
+      state.devices = { camera: msg.camera, microphone: msg.microphone };
+      renderDevices();
+      break;
+    }
     case "error":
       state.lastError = msg;
       console.warn("hub refused", msg);
@@ -365,6 +388,7 @@ window.madoguchiConsole = {
   get participants() { return state.session ? [state.session.primary, ...state.session.others] : []; },
   get connectionState() { return state.pc?.connectionState ?? "closed"; },
   get lastError() { return state.lastError; },
+  get devices() { return { ...state.devices }; },
   get timings() { return { ...state.marks }; },
   async inboundStats() {
     const out = { framesDecoded: 0, audioPackets: 0 };

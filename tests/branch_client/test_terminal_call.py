@@ -153,3 +153,83 @@ async def test_kiosk_api(terminal: Terminal) -> None:
         assert terminal.status.end_reason == "abandoned"
     finally:
         await client.close()
+
+
+async def test_a_camera_pulled_mid_call_is_reported_to_the_specialist(
+    hub: tuple[TestServer, str], loopback_ice: None, tmp_path: Path, redis_url: str
+) -> None:
+    """The terminal films from a video file (a real OpenCV capture); the file is cut short
+    mid-call, as a pulled cable would: the call goes on, the specialist is told the camera
+    failed, and told again when it is back."""
+    from tests.branch_client.devices.test_camera import write_video
+
+    server, token = hub
+    video = tmp_path / "face.avi"
+    write_video(video)
+    original = video.read_bytes()
+    config = BranchConfig.from_env(
+        {}, hub_url=str(server.make_url("")).rstrip("/"), token=token, camera=str(video)
+    )
+    term = Terminal(config)
+    link = asyncio.create_task(term.run())
+    watch = asyncio.create_task(term.watch_devices(period_s=0.2))
+    origin = {"Origin": f"http://{server.host}:{server.port}"}
+    try:
+        await until(lambda: term.status.link == "online", "the terminal to come online")
+        await term.start_session("moving")
+        async with aiohttp.ClientSession(
+            base_url=server.make_url(""), cookie_jar=aiohttp.CookieJar(unsafe=True)
+        ) as http:
+            await http.post(
+                "/api/login", json={"username": "suzuki", "password": PASSWORD}, headers=origin
+            )
+            ws = await http.ws_connect("/ws", headers=origin)
+
+            async def next_of(kind: type[sig.Message], where: Any = lambda m: True) -> Any:
+                while not (
+                    isinstance(m := sig.parse_message(await ws.receive_str(timeout=15)), kind)
+                    and where(m)
+                ):
+                    pass
+                return m
+
+            await ws.send_str(sig.encode(sig.SpecialistSetState(state="available")))
+            offered = await next_of(sig.SessionOffered)
+            await ws.send_str(sig.encode(sig.SessionAccept(session_id=offered.session_id)))
+            await next_of(sig.SessionAssigned)
+            pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            received = ReceivedMedia()
+            pc.addTransceiver("video", direction="recvonly")
+            pc.addTransceiver("audio", direction="recvonly")
+            pc.on("track", received.consume)
+            await pc.setLocalDescription(await pc.createOffer())
+            await ws.send_str(
+                sig.encode(sig.SdpOffer(session_id=offered.session_id, sdp=pc.localDescription.sdp))
+            )
+            answer = await next_of(sig.SdpAnswer)
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
+            ok = await next_of(sig.DeviceStatus, lambda m: m.camera == "ok")
+            assert ok.terminal_id == "kita-01"
+            await until(lambda: received.video_frames >= 10, "the terminal's video")
+
+            video.write_bytes(b"")  # the cable is pulled
+            failed = await next_of(sig.DeviceStatus, lambda m: m.camera == "failed")
+            assert failed.microphone == "ok"
+            frames = received.video_frames
+            await until(lambda: received.video_frames > frames + 10, "frames while it is gone")
+            assert term.status.phase == "in_call"
+
+            video.write_bytes(original)  # and plugged back in
+            await next_of(sig.DeviceStatus, lambda m: m.camera == "ok")
+            r = aioredis.from_url(redis_url, decode_responses=True)
+            assert await r.hget("mdg:terminal:kita-01", "camera") == "ok"
+            await r.aclose()
+            await received.stop()
+            await pc.close()
+            await ws.close()
+    finally:
+        for task in (link, watch):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await term.close()

@@ -21,6 +21,8 @@ EXAMPLES: list[sig.Message] = [
     sig.QueuePosition(session_id="s-1", position=2, estimated_wait_s=300),
     sig.SessionStart(purpose="moving", resume="s-1"),
     sig.SessionConnected(session_id="s-1"),
+    sig.DeviceStatus(camera="failed", microphone="ok"),
+    sig.DeviceStatus(camera="ok", microphone="idle", terminal_id="kita-01"),
     sig.SpecialistSetState(state="available"),
     sig.SpecialistStatus(state="busy", session_id="s-1"),
     sig.SessionOffered(
