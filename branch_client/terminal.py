@@ -60,16 +60,30 @@ class Terminal:
         self._ended: collections.deque[str] = collections.deque(maxlen=16)
         self._pcs: dict[str, RTCPeerConnection] = {}
         self._devices: dict[str, list[Any]] = {}  # the device tracks each call uses
-        self._reported: tuple[str, str] | None = None  # one call per staff member in the session
+        self._reported: tuple[str, str] | None = None
+        self._start_details: dict[str, Any] = {}  # one call per staff member in the session
         self._pending_start: str | None = config.start_purpose
 
     # -- what the kiosk calls ------------------------------------------------------------------
 
-    async def start_session(self, purpose: str) -> None:
-        """The resident asks for a counter. Sent now if the hub is reachable, else on reconnect."""
+    async def start_session(
+        self,
+        purpose: str,
+        *,
+        priority: str | None = None,
+        needs_language: str | None = None,
+        needs_hearing: bool = False,
+    ) -> None:
+        """The resident asks for a counter (or branch staff start one for them). Sent now if the
+        hub is reachable, else on reconnect."""
         self.status.purpose = purpose
         self.status.end_reason = None
         self._pending_start = purpose
+        self._start_details = {
+            "priority": priority,
+            "needs_language": needs_language,
+            "needs_hearing": needs_hearing,
+        }
         await self._send_start()
 
     async def end_session(self) -> None:
@@ -135,7 +149,9 @@ class Terminal:
         if purpose is not None:
             live = self.status.phase in ("waiting", "connected", "in_call")
             resume = self.status.session_id if live else None
-            await self._send(sig.SessionStart(purpose=purpose, resume=resume))
+            await self._send(
+                sig.SessionStart(purpose=purpose, resume=resume, **self._start_details)
+            )
 
     async def _on_text(self, text: str) -> None:
         try:
@@ -159,6 +175,14 @@ class Terminal:
                 self.status.position = message.position
                 self.status.estimated_wait_s = message.estimated_wait_s
                 self.status.transferred = message.transferred
+            case sig.SessionRequest() if self.status.phase in ("idle", "ended"):
+                log.info("branch staff started a session: %s", message.purpose)
+                await self.start_session(
+                    message.purpose,
+                    priority=message.priority,
+                    needs_language=message.needs_language,
+                    needs_hearing=message.needs_hearing,
+                )
             case sig.SessionConnected(session_id=sid):
                 live = any(pc.connectionState == "connected" for pc in self._pcs.values())
                 if not (live and self.status.session_id == sid):  # a resume keeps the call

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -167,6 +168,26 @@ async def catalog(request: web.Request) -> web.Response:
     return web.json_response(staff_catalog(request.app[keys.RULES]))
 
 
+async def branch_terminals(request: web.Request) -> web.Response:
+    """The terminals of the caller's branch (branch staff), or of ``?branch=`` (supervisor,
+    admin), with their devices and sessions."""
+    config = request.app[keys.CONFIG]
+    token = request.cookies.get(keys.LOGIN_COOKIE, "")
+    account = await account_for_login(request.app[keys.REDIS], token, config.login_ttl_s)
+    if account is None:
+        return json_error(401, "unauthenticated", "please log in")
+    if account.role == "branch_staff":
+        branch = account.branch_id
+    elif account.role in ("supervisor", "admin"):
+        branch = request.query.get("branch", "")
+    else:
+        return json_error(403, "not_allowed", "for branch staff and supervisors")
+    if not branch:
+        return json_error(400, "no_branch", "which branch?")
+    terminals = await request.app[keys.STORE].branch_terminals(branch, time.time(), 15.0)
+    return web.json_response({"branch_id": branch, "terminals": terminals})
+
+
 async def console_index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "index.html")
 
@@ -236,6 +257,7 @@ def create_app(config: HubConfig) -> web.Application:
     app.router.add_post("/api/logout", logout)
     app.router.add_get("/api/me", me)
     app.router.add_get("/api/catalog", catalog)
+    app.router.add_get("/api/branch/terminals", branch_terminals)
     app.router.add_post("/api/terminals/enroll", enrollment_handler)
     app.router.add_get("/ws", signaling_ws.handle)
     app.router.add_get("/console/", console_index)

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 import signaling as sig
 from hub import keys
 from hub.accounts import account_for_login, get_account
-from hub.lifecycle import State
+from hub.lifecycle import EndReason, State
 from hub.relay import peer_channel
 from hub.router import Specialist
 from hub.sessions import Refused, Sessions
@@ -43,6 +43,7 @@ SPECIALIST_ONLY = frozenset(
         "sdp.offer",
     }
 )
+BRANCH_STAFF_ONLY = frozenset({"terminal.start", "terminal.cancel"})
 MAX_REFUSED_IN_A_ROW = 200
 """A peer that keeps sending what is refused for rate is cut off (policy violation)."""
 
@@ -193,6 +194,8 @@ async def _receive(app: web.Application, ws: web.WebSocketResponse, peer: Peer, 
             raise Refused("not_allowed", f"a {peer.role} does not send {message.type}")
         if message.type in SPECIALIST_ONLY and peer.staff_role != "specialist":
             raise Refused("not_allowed", f"only a specialist sends {message.type}")
+        if message.type in BRANCH_STAFF_ONLY and peer.staff_role != "branch_staff":
+            raise Refused("not_allowed", f"only branch staff send {message.type}")
         await _dispatch(app, ws, peer, message)
     except Refused as exc:
         await _reply_error(ws, exc.code, str(exc), message.type)
@@ -241,12 +244,46 @@ async def _dispatch(
                 await sessions.end(sid, reason, now, by_terminal=user)
             else:
                 await sessions.end(sid, reason, now, by_staff=user)
+        case sig.TerminalStart(terminal_id=tid):
+            await _own_branch_terminal(app, peer, tid)
+            rules = app[keys.RULES]
+            if rules.skill_for(message.purpose) is None:
+                raise Refused("unknown_purpose", f"no procedure {message.purpose!r}")
+            if message.priority is not None and message.priority not in rules.priorities:
+                raise Refused("unknown_priority", f"no priority {message.priority!r}")
+            if await app[keys.STORE].current_session(tid) is not None:
+                raise Refused("busy", "that terminal already has a session; cancel it first")
+            log.info("terminal %s: session started by branch staff %s", tid, user)
+            await sessions.to_terminal(
+                tid,
+                sig.SessionRequest(
+                    purpose=message.purpose,
+                    priority=message.priority,
+                    needs_language=message.needs_language,
+                    needs_hearing=message.needs_hearing,
+                ),
+            )
+        case sig.TerminalCancel(terminal_id=tid):
+            await _own_branch_terminal(app, peer, tid)
+            view = await app[keys.STORE].current_session(tid)
+            if view is None:
+                raise Refused("no_session", "that terminal has no session")
+            log.info("session %s: cancelled by branch staff %s", view.id, user)
+            await sessions.close(view, EndReason.CANCELLED, now)
         case sig.DeviceStatus():
             await sessions.device_status(user, message, now)
         case sig.SdpOffer() | sig.SdpAnswer() | sig.IceCandidate():
             await _relay_media(app, peer, message)
         case _:
             raise Refused("not_allowed", f"{message.type} is not handled here")
+
+
+async def _own_branch_terminal(app: web.Application, peer: Peer, terminal_id: str) -> None:
+    """Branch staff reach only their own branch's terminals; any other looks like no terminal."""
+    account = await get_account(app[keys.REDIS], peer.peer_id)
+    branch = await app[keys.STORE].terminal_branch(terminal_id)
+    if account is None or not branch or account.branch_id != branch:
+        raise Refused("no_such_terminal", "no such terminal in your branch")
 
 
 async def _relay_media(

@@ -118,12 +118,44 @@ class Store:
             if previous and previous != digest:
                 pipe.delete(f"mdg:terminal_token:{previous}")
             pipe.hset(key, mapping={"branch_id": branch_id, "name": name, "token_digest": digest})
+            pipe.sadd(f"mdg:branch_terminals:{branch_id}", terminal_id)
             pipe.set(f"mdg:terminal_token:{digest}", terminal_id)
             await pipe.execute()
 
     async def terminal_for_token(self, token: str) -> str | None:
         found = await self.redis.get(f"mdg:terminal_token:{token_digest(token)}")
         return str(found) if found is not None else None
+
+    async def branch_terminals(
+        self, branch_id: str, now: float, grace_s: float
+    ) -> list[dict[str, object]]:
+        """The branch's terminals: name, online, device health and current session."""
+        ids = sorted(await self.redis.smembers(f"mdg:branch_terminals:{branch_id}"))
+        out: list[dict[str, object]] = []
+        for terminal_id in ids:
+            info = await self.redis.hgetall(f"mdg:terminal:{terminal_id}")
+            seen = await self.redis.zscore("mdg:presence", f"terminal:{terminal_id}")
+            view = await self.current_session(terminal_id)
+            out.append(
+                {
+                    "terminal_id": terminal_id,
+                    "name": info.get("name", terminal_id),
+                    "online": seen is not None and now - float(seen) < grace_s,
+                    "camera": info.get("camera", "idle"),
+                    "microphone": info.get("microphone", "idle"),
+                    "session": None
+                    if view is None
+                    else {
+                        "session_id": view.id,
+                        "state": view.state.value,
+                        "ticket": view.ticket,
+                        "purpose": view.purpose,
+                        "priority": view.priority,
+                        "specialist": view.specialist,
+                    },
+                }
+            )
+        return out
 
     async def terminal_branch(self, terminal_id: str) -> str:
         return str(await self.redis.hget(f"mdg:terminal:{terminal_id}", "branch_id") or "")

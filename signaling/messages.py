@@ -171,6 +171,41 @@ class DeviceStatus:
     terminal_id: str | None = _ident_opt()
 
 
+@dataclass(frozen=True)
+class TerminalStart:
+    """Branch staff -> hub: start a session on this terminal of their branch for a resident,
+    with the purpose, priority and needs they set."""
+
+    type: ClassVar[str] = "terminal.start"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    terminal_id: str = _ident()
+    purpose: str = _ident()
+    priority: str | None = _ident_opt()
+    needs_language: str | None = _ident_opt()
+    needs_hearing: bool = False
+
+
+@dataclass(frozen=True)
+class TerminalCancel:
+    """Branch staff -> hub: cancel the session on this terminal of their branch."""
+
+    type: ClassVar[str] = "terminal.cancel"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    terminal_id: str = _ident()
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    """Hub -> terminal: branch staff started a session here; ask the hub for it."""
+
+    type: ClassVar[str] = "session.request"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    purpose: str = _ident()
+    priority: str | None = _ident_opt()
+    needs_language: str | None = _ident_opt()
+    needs_hearing: bool = False
+
+
 # -- the specialist's side ------------------------------------------------------------------------
 
 SPECIALIST_SETTABLE: Final = frozenset({"available", "away"})
@@ -417,6 +452,9 @@ Message: TypeAlias = (
     | QueuePosition
     | SessionConnected
     | DeviceStatus
+    | TerminalStart
+    | TerminalCancel
+    | SessionRequest
     | SpecialistSetState
     | SpecialistStatus
     | SessionOffered

@@ -40,6 +40,7 @@ async def until(predicate: Any, what: str, limit_s: float = 15.0) -> None:
 async def hub(redis_url: str, tmp_path: Path) -> AsyncIterator[tuple[TestServer, str]]:
     r = aioredis.from_url(redis_url, decode_responses=True)
     await add_account(r, "suzuki", PASSWORD, "specialist", "鈴木", skills=["juumin"])
+    await add_account(r, "sato", PASSWORD, "branch_staff", "佐藤", branch_id="kita")
     token = await Store(r).enroll_terminal("kita-01", "kita", "北支所 1")
     await r.aclose()
     server = TestServer(create_app(HubConfig(redis_url=redis_url, data_dir=tmp_path)))
@@ -233,3 +234,33 @@ async def test_a_camera_pulled_mid_call_is_reported_to_the_specialist(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await term.close()
+
+
+async def test_branch_staff_start_a_session_on_the_terminal(
+    hub: tuple[TestServer, str], terminal: Terminal
+) -> None:
+    server, _ = hub
+    origin = {"Origin": f"http://{server.host}:{server.port}"}
+    async with aiohttp.ClientSession(
+        base_url=server.make_url(""), cookie_jar=aiohttp.CookieJar(unsafe=True)
+    ) as http:
+        await http.post(
+            "/api/login", json={"username": "sato", "password": PASSWORD}, headers=origin
+        )
+        ws = await http.ws_connect("/ws", headers=origin)
+        await ws.send_str(
+            sig.encode(
+                sig.TerminalStart(
+                    terminal_id="kita-01",
+                    purpose="birth",
+                    priority="pregnancy",
+                    needs_language="en",
+                )
+            )
+        )
+        await until(lambda: terminal.status.phase == "waiting", "the session to wait")
+        assert terminal.status.purpose == "birth" and terminal.status.ticket == "E-001"
+        await ws.send_str(sig.encode(sig.TerminalCancel(terminal_id="kita-01")))
+        await until(lambda: terminal.status.phase == "ended", "the cancel to arrive")
+        assert terminal.status.end_reason == "cancelled"
+        await ws.close()

@@ -407,3 +407,54 @@ async def test_redis_outage_gives_clear_errors_and_recovers(
             await client.close()
     finally:
         server.stop()
+
+
+async def test_branch_staff_start_and_cancel_sessions_on_their_own_terminals(
+    hub: TestClient[Any, Any], terminal_token: str, redis_url: str
+) -> None:
+    seed = aioredis.from_url(redis_url, decode_responses=True)
+    await add_account(seed, "kato", PASSWORD, "branch_staff", "加藤", branch_id="minami")
+    await seed.aclose()
+    terminal = await _terminal_ws(hub, terminal_token)
+    sato = await _staff_ws(hub, "sato")
+
+    await _send(
+        sato,
+        sig.TerminalStart(
+            terminal_id="kita-01", purpose="tax", priority="elderly", needs_hearing=True
+        ),
+    )
+    request = await _expect(terminal, sig.SessionRequest)
+    assert (request.purpose, request.priority, request.needs_hearing) == ("tax", "elderly", True)
+    await _send(
+        terminal,
+        sig.SessionStart(
+            purpose=request.purpose, priority=request.priority, needs_hearing=request.needs_hearing
+        ),
+    )
+    waiting = await _expect(terminal, sig.SessionWaiting)
+    assert waiting.ticket == "B-001"  # tax -> zei -> B
+
+    # The branch view lists the terminal, online, with its waiting session.
+    res = await hub.get("/api/branch/terminals")
+    body = await res.json()
+    assert res.status == 200 and body["branch_id"] == "kita"
+    (row,) = body["terminals"]
+    assert row["terminal_id"] == "kita-01" and row["online"] is True
+    assert row["session"]["state"] == "waiting" and row["session"]["priority"] == "elderly"
+
+    # A second start on a busy terminal is refused; so is anything from another branch's staff.
+    await _send(sato, sig.TerminalStart(terminal_id="kita-01", purpose="moving"))
+    assert (await _expect(sato, sig.ErrorReply)).code == "busy"
+    kato = await _staff_ws(hub, "kato")
+    await _send(kato, sig.TerminalCancel(terminal_id="kita-01"))
+    assert (await _expect(kato, sig.ErrorReply)).code == "no_such_terminal"
+    suzuki = await _staff_ws(hub, "suzuki")
+    await _send(suzuki, sig.TerminalCancel(terminal_id="kita-01"))
+    assert (await _expect(suzuki, sig.ErrorReply)).code == "not_allowed"
+
+    await _send(sato, sig.TerminalCancel(terminal_id="kita-01"))
+    ended = await _expect(terminal, sig.SessionEnded)
+    assert ended == sig.SessionEnded(session_id=waiting.session_id, reason="cancelled")
+    for ws in (terminal, sato, kato, suzuki):
+        await ws.close()
