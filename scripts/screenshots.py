@@ -41,6 +41,15 @@ def main() -> None:
         console.click("#login-submit")
         console.wait_for_selector("#link-state[data-state=online]")
 
+        staff = browser.new_context(base_url=dep.hub.url, viewport={"width": 1280, "height": 800})
+        branch_page = staff.new_page()
+        branch_page.goto("/console/")
+        branch_page.fill("#username", "sato")
+        branch_page.fill("#password", DEMO_PASSWORD)
+        branch_page.click("#login-submit")
+        branch_page.wait_for_selector("tr[data-terminal=kita-01]")
+        branch_page.screenshot(path=OUT / "branch-view.png")
+
         kiosk = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
         kiosk.goto(dep.branch.kiosk_url + "/")
         kiosk.wait_for_selector("#screen-idle:not([hidden])")

@@ -19,6 +19,12 @@ const TEXT = {
     priority: "優先", needs: "配慮", lang_need: "通訳", hearing_need: "聴覚支援", seconds: "秒",
     transferred_from: "転送元", with: "同席",
     device_camera: "端末のカメラ", device_microphone: "端末のマイク",
+    branch_title: "支所の端末", col_terminal: "端末", col_link: "接続", col_devices: "機器",
+    col_session: "受付", start_title: "受付を開始する", start: "開始", cancel: "取消",
+    online_yes: "接続中", online_no: "未接続", none: "—", camera: "カメラ", microphone: "マイク",
+    "health.ok": "正常", "health.idle": "待機",
+    "session.waiting": "待ち", "session.offered": "呼出中", "session.connected": "対応中",
+    "session.on_hold": "保留中", "session.wrap_up": "後処理",
     "health.failed": "が使えません（外れた可能性があります）", "health.missing": "が見つかりません",
     "health.in_use": "が他で使われています",
   },
@@ -39,6 +45,12 @@ const TEXT = {
     priority: "Priority", needs: "Needs", lang_need: "Interpreter", hearing_need: "Hearing support", seconds: "s",
     transferred_from: "From", with: "With",
     device_camera: "Terminal camera", device_microphone: "Terminal microphone",
+    branch_title: "Branch terminals", col_terminal: "Terminal", col_link: "Link", col_devices: "Devices",
+    col_session: "Session", start_title: "Start a session", start: "Start", cancel: "Cancel",
+    online_yes: "online", online_no: "offline", none: "—", camera: "camera", microphone: "microphone",
+    "health.ok": "ok", "health.idle": "idle",
+    "session.waiting": "waiting", "session.offered": "ringing", "session.connected": "in session",
+    "session.on_hold": "on hold", "session.wrap_up": "wrap-up",
     "health.failed": " is not working (unplugged?)", "health.missing": " was not found",
     "health.in_use": " is in use elsewhere",
   },
@@ -154,12 +166,95 @@ async function onLogin(event) {
     $("login-error").textContent = t(body.error === "bad_credentials" ? "bad_credentials" : "login_failed");
     return;
   }
-  showWorkspace(await res.json());
+  showFor(await res.json());
+}
+
+function showFor(me) {
+  if (me.role === "branch_staff") showBranch(me); else showWorkspace(me);
 }
 
 async function onLogout() {
   await fetch("/api/logout", { method: "POST" });
   location.reload();
+}
+
+// -- branch staff --------------------------------------------------------------------------
+
+let branchTimer = null;
+
+async function showBranch(me) {
+  state.me = me;
+  $("login-view").hidden = true;
+  $("branch-view").hidden = false;
+  $("who").hidden = false;
+  $("who-name").textContent = `${me.display_name} (${me.role})`;
+  state.catalog = (await fetchJson("/api/catalog")) ?? state.catalog;
+  fillSelect($("start-purpose"), state.catalog.purposes, "purposes");
+  fillSelect($("start-priority"), state.catalog.priorities, "priorities");
+  connect(0);
+  await refreshBranch();
+  branchTimer ??= setInterval(refreshBranch, 2000);
+}
+
+function fillSelect(select, entries, kind) {
+  select.replaceChildren(...Object.keys(entries).map((k) => new Option(label(kind, k), k)));
+}
+
+function health(value) {
+  return t(`health.${value}`) + (["ok", "idle"].includes(value) ? "" : " ⚠");
+}
+
+async function refreshBranch() {
+  const body = await fetchJson("/api/branch/terminals");
+  if (!body) return;
+  state.terminals = body.terminals;
+  const rows = body.terminals.map((term) => {
+    const tr = document.createElement("tr");
+    tr.dataset.terminal = term.terminal_id;
+    const session = term.session;
+    const cells = [
+      `${term.name} (${term.terminal_id})`,
+      t(term.online ? "online_yes" : "online_no"),
+      `${t("camera")}: ${health(term.camera)} · ${t("microphone")}: ${health(term.microphone)}`,
+      session ? `${session.ticket} ${label("purposes", session.purpose)} · ${t(`session.${session.state}`)}` : t("none"),
+    ];
+    for (const text of cells) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.append(td);
+    }
+    const td = document.createElement("td");
+    if (session) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary cancel";
+      button.textContent = t("cancel");
+      button.addEventListener("click", () => send({ type: "terminal.cancel", terminal_id: term.terminal_id }));
+      td.append(button);
+    }
+    tr.append(td);
+    return tr;
+  });
+  $("terminal-rows").replaceChildren(...rows);
+  const select = $("start-terminal");
+  const chosen = select.value;
+  select.replaceChildren(...body.terminals.filter((x) => !x.session)
+    .map((x) => new Option(`${x.name} (${x.terminal_id})`, x.terminal_id)));
+  if ([...select.options].some((o) => o.value === chosen)) select.value = chosen;
+}
+
+function onStartSession(event) {
+  event.preventDefault();
+  $("branch-error").textContent = "";
+  const terminal = $("start-terminal").value;
+  if (!terminal) return;
+  send({
+    type: "terminal.start", terminal_id: terminal, purpose: $("start-purpose").value,
+    priority: $("start-priority").value || null,
+    needs_language: $("start-language").value.trim() || null,
+    needs_hearing: $("start-hearing").checked,
+  });
+  setTimeout(refreshBranch, 300);
 }
 
 function showLogin() {
@@ -280,6 +375,7 @@ async function onMessage(msg) {
     }
     case "error":
       state.lastError = msg;
+      if (state.me?.role === "branch_staff") $("branch-error").textContent = msg.message;
       console.warn("hub refused", msg);
       break;
   }
@@ -389,6 +485,7 @@ window.madoguchiConsole = {
   get connectionState() { return state.pc?.connectionState ?? "closed"; },
   get lastError() { return state.lastError; },
   get devices() { return { ...state.devices }; },
+  get terminals() { return state.terminals ?? []; },
   get timings() { return { ...state.marks }; },
   async inboundStats() {
     const out = { framesDecoded: 0, audioPackets: 0 };
@@ -405,6 +502,7 @@ window.madoguchiConsole = {
 // -- start ---------------------------------------------------------------------------------
 
 $("login-form").addEventListener("submit", onLogin);
+$("start-form").addEventListener("submit", onStartSession);
 $("logout").addEventListener("click", onLogout);
 $("ready").addEventListener("click", () => send({ type: "specialist.set_state", state: "available" }));
 $("away").addEventListener("click", () => send({ type: "specialist.set_state", state: "away" }));
@@ -429,4 +527,4 @@ $("lang").addEventListener("click", () => {
 });
 
 const me = await fetchJson("/api/me");
-if (me) showWorkspace(me); else showLogin();
+if (me) showFor(me); else showLogin();

@@ -1,0 +1,49 @@
+"""Branch staff, in Chromium: see their terminals, start a session for a resident, cancel it."""
+
+from __future__ import annotations
+
+import time
+
+from playwright.sync_api import Browser
+
+from hub.local_deployment import DEMO_PASSWORD, LocalDeployment
+
+
+def _wait(predicate, what: str, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_branch_staff_start_and_cancel_from_the_console(
+    browser: Browser, deployment: LocalDeployment
+) -> None:
+    assert deployment.hub is not None and deployment.branch is not None
+    branch = deployment.branch
+    context = browser.new_context(base_url=deployment.hub.url)
+    page = context.new_page()
+    page.goto("/console/")
+    page.fill("#username", "sato")
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_selector("#branch-view:not([hidden])")
+    row = page.wait_for_selector("tr[data-terminal=kita-01]")
+    assert row is not None and "接続中" in row.inner_text()
+
+    page.select_option("#start-terminal", "kita-01")
+    page.select_option("#start-purpose", "moving")
+    page.select_option("#start-priority", "elderly")
+    page.check("#start-hearing")
+    page.click("#start-session")
+    status = _wait(lambda: (s := branch.status())["phase"] == "waiting" and s, "the session")
+    assert status["ticket"] == "A-001" and status["purpose"] == "moving"
+    page.wait_for_selector("tr[data-terminal=kita-01] button.cancel")
+    assert "A-001" in page.inner_text("tr[data-terminal=kita-01]")
+
+    page.click("tr[data-terminal=kita-01] button.cancel")
+    ended = _wait(lambda: (s := branch.status())["phase"] == "ended" and s, "the cancel")
+    assert ended["end_reason"] == "cancelled"
+    context.close()
