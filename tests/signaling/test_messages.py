@@ -22,6 +22,11 @@ EXAMPLES: list[sig.Message] = [
     sig.SessionStart(purpose="moving", resume="s-1"),
     sig.SessionConnected(session_id="s-1"),
     sig.DeviceStatus(camera="failed", microphone="ok"),
+    sig.TerminalStart(
+        terminal_id="kita-01", purpose="moving", priority="elderly", needs_hearing=True
+    ),
+    sig.TerminalCancel(terminal_id="kita-01"),
+    sig.SessionRequest(purpose="moving", needs_language="en"),
     sig.DeviceStatus(camera="ok", microphone="idle", terminal_id="kita-01"),
     sig.SpecialistSetState(state="available"),
     sig.SpecialistStatus(state="busy", session_id="s-1"),
