@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 from playwright.sync_api import Browser
 
 from hub.local_deployment import DEMO_PASSWORD, LocalDeployment
-
-
-def _wait(predicate, what: str, timeout: float = 20.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.e2e.waiting import wait_for
 
 
 def test_branch_staff_start_and_cancel_from_the_console(
@@ -38,12 +28,12 @@ def test_branch_staff_start_and_cancel_from_the_console(
     page.select_option("#start-priority", "elderly")
     page.check("#start-hearing")
     page.click("#start-session")
-    status = _wait(lambda: (s := branch.status())["phase"] == "waiting" and s, "the session")
+    status = wait_for(lambda: (s := branch.status())["phase"] == "waiting" and s, "the session")
     assert status["ticket"] == "A-001" and status["purpose"] == "moving"
     page.wait_for_selector("tr[data-terminal=kita-01] button.cancel")
     assert "A-001" in page.inner_text("tr[data-terminal=kita-01]")
 
     page.click("tr[data-terminal=kita-01] button.cancel")
-    ended = _wait(lambda: (s := branch.status())["phase"] == "ended" and s, "the cancel")
+    ended = wait_for(lambda: (s := branch.status())["phase"] == "ended" and s, "the cancel")
     assert ended["end_reason"] == "cancelled"
     context.close()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 
 import redis
 from playwright.sync_api import Page
 
 from hub.local_deployment import LocalDeployment
+from tests.e2e.waiting import wait_for
 
 MIN_FRAMES = 30
 
@@ -16,20 +16,9 @@ MIN_FRAMES = 30
 def wait_js(page: Page, expression: str, timeout: float = 20.0) -> None:
     """Poll a page expression from Python. (Playwright's wait_for_function evaluates strings in
     the page, which the console's strict CSP rightly forbids.)"""
-    _wait_for(
+    wait_for(
         lambda: page.evaluate(f"async () => Boolean(await ({expression}))"), expression, timeout
     )
-
-
-def _wait_for(predicate, what: str, timeout: float = 20.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; last value {last!r}")
 
 
 def test_call_both_ways_then_end(deployment: LocalDeployment, specialist_page: Page) -> None:
@@ -40,7 +29,7 @@ def test_call_both_ways_then_end(deployment: LocalDeployment, specialist_page: P
     kiosk = page.context.new_page()
     kiosk.goto(branch.kiosk_url + "/")
     kiosk.click("button[data-purpose=moving]")
-    waiting = _wait_for(
+    waiting = wait_for(
         lambda: branch.status()["phase"] == "waiting" and branch.status(), "the terminal to wait"
     )
     session_id = waiting["session_id"]
@@ -57,7 +46,7 @@ def test_call_both_ways_then_end(deployment: LocalDeployment, specialist_page: P
         page, f"window.madoguchiConsole.inboundStats().then(s => s.framesDecoded >= {MIN_FRAMES})"
     )
     wait_js(page, "window.madoguchiConsole.inboundStats().then(s => s.audioPackets >= 30)")
-    media = _wait_for(
+    media = wait_for(
         lambda: (
             (m := branch.status()["media"])["video_frames"] >= MIN_FRAMES
             and m["audio_frames"] >= MIN_FRAMES
@@ -76,7 +65,7 @@ def test_call_both_ways_then_end(deployment: LocalDeployment, specialist_page: P
     page.click("#finish")
     wait_js(page, "window.madoguchiConsole.myState === 'available'")
     assert page.evaluate("window.madoguchiConsole.connectionState") == "closed"
-    ended = _wait_for(
+    ended = wait_for(
         lambda: branch.status()["phase"] == "ended" and branch.status(), "the terminal to hang up"
     )
     assert ended["end_reason"] == "completed"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 
 import pytest
 from playwright.sync_api import Page
 
 from hub.local_deployment import LocalDeployment
+from tests.e2e.waiting import wait_for
 
 
 def _kiosk_start(kiosk_url: str, purpose: str) -> None:
@@ -20,15 +20,6 @@ def _kiosk_start(kiosk_url: str, purpose: str) -> None:
         headers={"X-Madoguchi-Kiosk": "1", "Content-Type": "application/json"},
     )
     urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
-
-
-def _wait(predicate, what: str, timeout: float = 25.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.parametrize("how", ["sigterm", "kill -9"])
@@ -46,14 +37,14 @@ def test_terminal_resumes_its_session_after_a_hub_restart(
         headers={"X-Madoguchi-Kiosk": "1", "Content-Type": "application/json"},
     )
     urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
-    before = _wait(lambda: (s := branch.status())["phase"] == "waiting" and s, "waiting")
+    before = wait_for(lambda: (s := branch.status())["phase"] == "waiting" and s, "waiting")
 
     hub.kill() if how == "kill -9" else hub.stop()
-    _wait(lambda: branch.status()["link"] == "offline", "the terminal to notice")
+    wait_for(lambda: branch.status()["link"] == "offline", "the terminal to notice")
     assert branch.status()["phase"] == "waiting"  # the kiosk still shows the resident's place
 
     hub.start()
-    after = _wait(lambda: (s := branch.status())["link"] == "online" and s, "the reconnect")
+    after = wait_for(lambda: (s := branch.status())["link"] == "online" and s, "the reconnect")
     assert after["session_id"] == before["session_id"]
     assert after["phase"] == "waiting" and after["position"] == 1
 
@@ -70,21 +61,21 @@ def test_a_call_survives_a_hub_kill_and_both_sides_resume(
     _kiosk_start(branch.kiosk_url, "moving")
     page.wait_for_selector("#ring:not([hidden])")
     page.click("#accept")
-    _wait(lambda: branch.status()["phase"] == "in_call", "the call")
+    wait_for(lambda: branch.status()["phase"] == "in_call", "the call")
     session_id = branch.status()["session_id"]
 
     hub.kill()
     page.wait_for_selector("#link-state[data-state=offline]")
     frames = branch.status()["media"]["video_frames"]
-    _wait(lambda: branch.status()["media"]["video_frames"] > frames + 30, "media without a hub")
+    wait_for(lambda: branch.status()["media"]["video_frames"] > frames + 30, "media without a hub")
 
     hub.start()
     page.wait_for_selector("#link-state[data-state=online]", timeout=20_000)
-    _wait(lambda: branch.status()["link"] == "online", "the terminal to reconnect")
+    wait_for(lambda: branch.status()["link"] == "online", "the terminal to reconnect")
     assert page.evaluate("() => window.madoguchiConsole.sessionId") == session_id
     assert page.evaluate("() => window.madoguchiConsole.myState") == "busy"
     assert branch.status()["phase"] == "in_call"
 
     page.click("#end")
-    _wait(lambda: branch.status()["phase"] == "ended", "the end to reach the terminal")
+    wait_for(lambda: branch.status()["phase"] == "ended", "the end to reach the terminal")
     page.wait_for_selector("#wrapup-controls:not([hidden])")
