@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -18,3 +20,12 @@ CHROMIUM_ARGS = [
     "--allow-loopback-in-peer-connection",
     "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
+
+
+def console_login(page: Any, username: str, password: str) -> None:
+    """Log ``page`` (at the hub's base URL) in to the staff console, signaling online."""
+    page.goto("/console/")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login-submit")
+    page.wait_for_selector("#link-state[data-state=online]")

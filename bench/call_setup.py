@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, console_login
 from hub.local_deployment import DEMO_PASSWORD, BranchProcess, LocalDeployment
 
 
@@ -53,11 +53,7 @@ PHASES = ("assignedAt", "offerSentAt", "answerAt", "connectedAt", "firstFrameAt"
 
 
 def _login(page: Any) -> None:
-    page.goto("/console/")
-    page.fill("#username", "suzuki")
-    page.fill("#password", DEMO_PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_selector("#link-state[data-state=online]")
+    console_login(page, "suzuki", DEMO_PASSWORD)
     page.wait_for_selector("#ready:not([disabled])")
     page.click("#ready")
 

@@ -98,12 +98,13 @@ async def push_positions(app: web.Application, last: dict[str, tuple[int, int]])
     for terminal_id in list(last):
         if terminal_id not in waiting:
             del last[terminal_id]
+    rates: dict[str, tuple[float, int]] = {}  # per queue, once per pass
     for terminal_id, session_id in waiting.items():
         try:
             view = await store.get(session_id)
         except NoSuchSession:
             continue
-        numbers = await sessions.waiting_message(view)
+        numbers = await sessions.waiting_message(view, rates=rates)
         key = (numbers.position, numbers.estimated_wait_s)
         if last.get(terminal_id) != key:
             last[terminal_id] = key

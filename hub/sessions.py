@@ -91,24 +91,35 @@ class Sessions:
         )
 
     async def waiting_message(
-        self, view: SessionView, *, transferred: bool = False
+        self,
+        view: SessionView,
+        *,
+        transferred: bool = False,
+        rates: dict[str, tuple[float, int]] | None = None,
     ) -> sig.SessionWaiting:
         position = await self.store.position(view)
         return sig.SessionWaiting(
             session_id=view.id,
             ticket=view.ticket or "-",
             position=position,
-            estimated_wait_s=await self.estimate(view, position),
+            estimated_wait_s=await self.estimate(view, position, rates),
             transferred=transferred,
         )
 
-    async def estimate(self, view: SessionView, position: int) -> int:
-        """Seconds until served: position × recent handling time ÷ specialists at work."""
+    async def estimate(
+        self, view: SessionView, position: int, rates: dict[str, tuple[float, int]] | None = None
+    ) -> int:
+        """Seconds until served: position × recent handling time ÷ specialists at work.
+        ``rates`` caches (handling time, specialists) per queue across one pass of pushes."""
         if position <= 0:
             return 0
-        skill = view.queue[1:] if view.queue.startswith("@") else view.skill
-        handle = await self.store.handle_time(skill, self.rules.default_handle_time_s)
-        staffed = 1 if view.queue.startswith("@") else max(1, await self.store.staffed(skill))
+        rates = {} if rates is None else rates
+        if view.queue not in rates:
+            skill = view.queue[1:] if view.queue.startswith("@") else view.skill
+            handle = await self.store.handle_time(skill, self.rules.default_handle_time_s)
+            staffed = 1 if view.queue.startswith("@") else max(1, await self.store.staffed(skill))
+            rates[view.queue] = (handle, staffed)
+        handle, staffed = rates[view.queue]
         return min(86_400, math.ceil(position * handle / staffed))
 
     async def announce(self, offers: Iterable[tuple[str, str]]) -> None:
@@ -148,10 +159,7 @@ class Sessions:
             if had is not None and had.terminal_id == terminal_id:
                 # The terminal asks about the session it had: answer about that one, never
                 # start another (it may end between two reads; a resident who left is gone).
-                if had.active:
-                    return await self._resumed(had), ()
-                reason = (had.end_reason or EndReason.TERMINAL_LOST).value
-                return sig.SessionEnded(session_id=had.id, reason=reason), ()
+                return await self._resumed(had), ()
         current = await self.store.current_session(terminal_id)
         if current is not None:
             return await self._resumed(current), ()
@@ -186,6 +194,7 @@ class Sessions:
         return await self.waiting_message(await self.store.get(session_id)), offers
 
     async def _resumed(self, view: SessionView) -> sig.Message:
+        """What a terminal asking about this session is told: connected, waiting, or ended."""
         if view.state in (State.CONNECTED, State.ON_HOLD):
             return sig.SessionConnected(session_id=view.id)
         if view.active:

@@ -166,9 +166,9 @@ async def _greet_specialist(
         return
     specialist = Specialist(
         account.username,
-        frozenset(getattr(account, "skills", ()) or ()),
-        frozenset(getattr(account, "languages", ()) or ()),
-        bool(getattr(account, "hearing_support", False)),
+        frozenset(account.skills),
+        frozenset(account.languages),
+        account.hearing_support,
     )
     await sessions.register(peer.peer_id, specialist, time.time())
     for message in await sessions.resume(peer.peer_id):

@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, console_login  # noqa: E402
 from hub.local_deployment import DEMO_PASSWORD, LocalDeployment  # noqa: E402
 
 OUT = ROOT / "docs" / "img"
@@ -36,17 +36,11 @@ def main() -> None:
         console = context.new_page()
         console.goto("/console/")
         console.screenshot(path=OUT / "console-login.png")
-        console.fill("#username", "suzuki")
-        console.fill("#password", DEMO_PASSWORD)
-        console.click("#login-submit")
-        console.wait_for_selector("#link-state[data-state=online]")
+        console_login(console, "suzuki", DEMO_PASSWORD)
 
         staff = browser.new_context(base_url=dep.hub.url, viewport={"width": 1280, "height": 800})
         branch_page = staff.new_page()
-        branch_page.goto("/console/")
-        branch_page.fill("#username", "sato")
-        branch_page.fill("#password", DEMO_PASSWORD)
-        branch_page.click("#login-submit")
+        console_login(branch_page, "sato", DEMO_PASSWORD)
         branch_page.wait_for_selector("tr[data-terminal=kita-01]")
         branch_page.screenshot(path=OUT / "branch-view.png")
 

@@ -63,6 +63,43 @@ async def terminal(hub: tuple[TestServer, str], loopback_ice: None) -> AsyncIter
     await term.close()
 
 
+class StaffSocket:
+    """A staff member's signaling socket on the test hub, logged in."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+
+    async def send(self, message: sig.Message) -> None:
+        await self.ws.send_str(sig.encode(message))
+
+    async def next_of(self, kind: type[sig.Message], where: Any = lambda m: True) -> Any:
+        """The next message of this type (and matching ``where``), skipping others."""
+        while not (
+            isinstance(m := sig.parse_message(await self.ws.receive_str(timeout=15)), kind)
+            and where(m)
+        ):
+            pass
+        return m
+
+
+@contextlib.asynccontextmanager
+async def staff_socket(server: TestServer, user: str) -> AsyncIterator[StaffSocket]:
+    origin = {"Origin": f"http://{server.host}:{server.port}"}
+    async with aiohttp.ClientSession(
+        base_url=server.make_url(""), cookie_jar=aiohttp.CookieJar(unsafe=True)
+    ) as http:
+        res = await http.post(
+            "/api/login", json={"username": user, "password": PASSWORD}, headers=origin
+        )
+        assert res.status == 200
+        ws = await http.ws_connect("/ws", headers=origin)
+        assert isinstance(sig.parse_message(await ws.receive_str()), sig.Hello)
+        try:
+            yield StaffSocket(ws)
+        finally:
+            await ws.close()
+
+
 async def test_terminal_answers_a_call_with_video_and_audio(
     hub: tuple[TestServer, str], terminal: Terminal
 ) -> None:
@@ -70,24 +107,8 @@ async def test_terminal_answers_a_call_with_video_and_audio(
     await terminal.start_session("moving")
     await until(lambda: terminal.status.phase == "waiting", "the session to wait")
 
-    origin = {"Origin": f"http://{server.host}:{server.port}"}
-    async with aiohttp.ClientSession(
-        base_url=server.make_url(""), cookie_jar=aiohttp.CookieJar(unsafe=True)
-    ) as http:
-        res = await http.post(
-            "/api/login", json={"username": "suzuki", "password": PASSWORD}, headers=origin
-        )
-        assert res.status == 200
-        ws = await http.ws_connect("/ws", headers=origin)
-        assert isinstance(sig.parse_message(await ws.receive_str()), sig.Hello)
-
-        async def next_of(kind: type[sig.Message]) -> Any:
-            while not isinstance(
-                message := sig.parse_message(await ws.receive_str(timeout=10)), kind
-            ):
-                pass
-            return message
-
+    async with staff_socket(server, "suzuki") as staff:
+        ws, next_of = staff.ws, staff.next_of
         await ws.send_str(sig.encode(sig.SpecialistSetState(state="available")))
         offered = await next_of(sig.SessionOffered)
         assert offered.session_id == terminal.status.session_id
@@ -126,7 +147,6 @@ async def test_terminal_answers_a_call_with_video_and_audio(
         assert terminal.status.end_reason == "completed"
         await received.stop()
         await pc.close()
-        await ws.close()
 
 
 async def test_kiosk_api(terminal: Terminal) -> None:
@@ -174,26 +194,11 @@ async def test_a_camera_pulled_mid_call_is_reported_to_the_specialist(
     term = Terminal(config)
     link = asyncio.create_task(term.run())
     watch = asyncio.create_task(term.watch_devices(period_s=0.2))
-    origin = {"Origin": f"http://{server.host}:{server.port}"}
     try:
         await until(lambda: term.status.link == "online", "the terminal to come online")
         await term.start_session("moving")
-        async with aiohttp.ClientSession(
-            base_url=server.make_url(""), cookie_jar=aiohttp.CookieJar(unsafe=True)
-        ) as http:
-            await http.post(
-                "/api/login", json={"username": "suzuki", "password": PASSWORD}, headers=origin
-            )
-            ws = await http.ws_connect("/ws", headers=origin)
-
-            async def next_of(kind: type[sig.Message], where: Any = lambda m: True) -> Any:
-                while not (
-                    isinstance(m := sig.parse_message(await ws.receive_str(timeout=15)), kind)
-                    and where(m)
-                ):
-                    pass
-                return m
-
+        async with staff_socket(server, "suzuki") as staff:
+            ws, next_of = staff.ws, staff.next_of
             await ws.send_str(sig.encode(sig.SpecialistSetState(state="available")))
             offered = await next_of(sig.SessionOffered)
             await ws.send_str(sig.encode(sig.SessionAccept(session_id=offered.session_id)))
@@ -227,7 +232,6 @@ async def test_a_camera_pulled_mid_call_is_reported_to_the_specialist(
             await r.aclose()
             await received.stop()
             await pc.close()
-            await ws.close()
     finally:
         for task in (link, watch):
             task.cancel()
@@ -240,14 +244,8 @@ async def test_branch_staff_start_a_session_on_the_terminal(
     hub: tuple[TestServer, str], terminal: Terminal
 ) -> None:
     server, _ = hub
-    origin = {"Origin": f"http://{server.host}:{server.port}"}
-    async with aiohttp.ClientSession(
-        base_url=server.make_url(""), cookie_jar=aiohttp.CookieJar(unsafe=True)
-    ) as http:
-        await http.post(
-            "/api/login", json={"username": "sato", "password": PASSWORD}, headers=origin
-        )
-        ws = await http.ws_connect("/ws", headers=origin)
+    async with staff_socket(server, "sato") as staff:
+        ws = staff.ws
         await ws.send_str(
             sig.encode(
                 sig.TerminalStart(
@@ -263,4 +261,3 @@ async def test_branch_staff_start_a_session_on_the_terminal(
         await ws.send_str(sig.encode(sig.TerminalCancel(terminal_id="kita-01")))
         await until(lambda: terminal.status.phase == "ended", "the cancel to arrive")
         assert terminal.status.end_reason == "cancelled"
-        await ws.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, console_login
 from hub.local_deployment import DEMO_PASSWORD, LocalDeployment
 
 
@@ -32,11 +32,7 @@ def specialist_page(browser: Browser, deployment: LocalDeployment) -> Iterator[P
     assert deployment.hub is not None
     context = browser.new_context(base_url=deployment.hub.url)
     page = context.new_page()
-    page.goto("/console/")
-    page.fill("#username", "suzuki")
-    page.fill("#password", DEMO_PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_selector("#link-state[data-state=online]")
+    console_login(page, "suzuki", DEMO_PASSWORD)
     page.wait_for_selector("#my-state[data-state=away]")
     yield page
     context.close()

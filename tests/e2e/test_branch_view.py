@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser
 
+from bench.browser import console_login
 from hub.local_deployment import DEMO_PASSWORD, LocalDeployment
 from tests.e2e.waiting import wait_for
 
@@ -15,10 +16,7 @@ def test_branch_staff_start_and_cancel_from_the_console(
     branch = deployment.branch
     context = browser.new_context(base_url=deployment.hub.url)
     page = context.new_page()
-    page.goto("/console/")
-    page.fill("#username", "sato")
-    page.fill("#password", DEMO_PASSWORD)
-    page.click("#login-submit")
+    console_login(page, "sato", DEMO_PASSWORD)
     page.wait_for_selector("#branch-view:not([hidden])")
     row = page.wait_for_selector("tr[data-terminal=kita-01]")
     assert row is not None and "接続中" in row.inner_text()
