@@ -28,4 +28,4 @@ def console_login(page: Any, username: str, password: str) -> None:
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("#login-submit")
-    page.wait_for_selector("#link-state[data-state=online]")
+    page.wait_for_selector("#link-state[data-state=online]", state="attached")
