@@ -15,13 +15,15 @@ def main(args: argparse.Namespace) -> int:
         from bench.signaling import run
     elif args.name == "dispatch":
         from bench.dispatch import run
+    elif args.name == "kiosk-video":
+        from bench.kiosk_video import run
     else:
         print(
             json.dumps(
                 {
                     "error": "unknown_benchmark",
                     "name": args.name,
-                    "known": ["call-setup", "signaling", "dispatch"],
+                    "known": ["call-setup", "signaling", "dispatch", "kiosk-video"],
                 }
             )
         )

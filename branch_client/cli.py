@@ -69,6 +69,7 @@ async def serve(config: BranchConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    await terminal.open_devices()
     link = asyncio.create_task(terminal.run(), name="hub-link")
     watch = asyncio.create_task(terminal.watch_devices(), name="device-health")
     try:

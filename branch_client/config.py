@@ -53,6 +53,10 @@ class BranchConfig:
     start_purpose: str | None = None
     """Start a session for this purpose as soon as the hub answers (``--start PURPOSE``)."""
 
+    video_probe: bool = False
+    """Read a latency probe's time code from the specialist's video and report when each frame
+    arrived, for ``madoguchi bench kiosk-video`` (MADOGUCHI_VIDEO_PROBE=1)."""
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **flags: object) -> BranchConfig:
         env = os.environ if env is None else env
@@ -82,6 +86,7 @@ class BranchConfig:
         hosts = given.get("ice_hosts", env.get("MADOGUCHI_ICE_HOSTS"))
         if hosts:
             values["ice_hosts"] = tuple(h.strip() for h in str(hosts).split(",") if h.strip())
+        values["video_probe"] = env.get("MADOGUCHI_VIDEO_PROBE", "") == "1"
         config = cls(**values)  # type: ignore[arg-type]
         camera = config.camera
         if camera != "synthetic" and not camera.isdigit() and not os.path.isfile(camera):

@@ -7,6 +7,7 @@ preflight that this server never grants.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from branch_client.terminal import Terminal
 
 KIOSK_DIR = Path(__file__).resolve().parent / "kiosk"
 TERMINAL = web.AppKey("terminal", Terminal)
-PURPOSES = ("moving", "birth", "certificate", "other")
+PURPOSES = ("moving", "birth", "certificate", "tax", "insurance", "care", "welfare", "other")
+_BOUNDARY = "madoguchi-frame"
 
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -63,6 +65,47 @@ async def end(request: web.Request) -> web.Response:
     return web.json_response(request.app[TERMINAL].snapshot())
 
 
+async def rate(request: web.Request) -> web.Response:
+    try:
+        body = json.loads(await request.content.read(4096) or b"{}")
+    except ValueError:
+        return _error(400, "bad_json")
+    score = body.get("score") if isinstance(body, dict) else None
+    if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+        return _error(400, "bad_score")
+    if not await request.app[TERMINAL].rate(score):
+        return _error(409, "not_rateable")
+    return web.json_response(request.app[TERMINAL].snapshot())
+
+
+async def speaker_test(request: web.Request) -> web.Response:
+    played = await request.app[TERMINAL].test_speaker()
+    return web.json_response({"played": played})
+
+
+async def video(request: web.Request) -> web.StreamResponse:
+    """Motion-JPEG of the resident's own picture or the specialist's video (see local_media)."""
+    terminal = request.app[TERMINAL]
+    tap = terminal.self_view if request.match_info["which"] == "self" else terminal.staff_view
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": f"multipart/x-mixed-replace; boundary={_BOUNDARY}",
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": _CSP,
+        }
+    )
+    await response.prepare(request)
+    try:
+        async for jpeg in tap.stream():
+            head = (
+                f"--{_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+            )
+            await response.write(head.encode() + jpeg + b"\r\n")
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass  # the kiosk page went away or the terminal stops
+    return response
+
+
 def create_kiosk_app(terminal: Terminal) -> web.Application:
     app = web.Application(middlewares=[guard], client_max_size=4096)
     app[TERMINAL] = terminal
@@ -70,5 +113,8 @@ def create_kiosk_app(terminal: Terminal) -> web.Application:
     app.router.add_get("/api/status", status)
     app.router.add_post("/api/start", start)
     app.router.add_post("/api/end", end)
+    app.router.add_post("/api/rate", rate)
+    app.router.add_post("/api/speaker-test", speaker_test)
+    app.router.add_get("/video/{which:self|staff}.mjpg", video)
     app.router.add_static("/static/", KIOSK_DIR)
     return app

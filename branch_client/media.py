@@ -14,6 +14,7 @@ import fractions
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -158,6 +159,24 @@ class ToneSource(MediaStreamTrack):
         return frame
 
 
+def tone_frames(frequency: float, *, seconds: float, level: float = 0.2) -> list[AudioFrame]:
+    """A sine tone as 20 ms frames (48 kHz mono s16), faded in and out: the speaker test."""
+    rate, samples = ToneSource.RATE, ToneSource.SAMPLES
+    total = int(seconds * rate) // samples * samples
+    n = np.arange(total)
+    ramp = np.minimum(1.0, np.minimum(n, total - n) / (0.02 * rate))
+    wave = (level * ramp * np.sin(2 * math.pi * frequency * n / rate) * 32767).astype("<i2")
+    frames = []
+    for start in range(0, total, samples):
+        frame = AudioFrame(format="s16", layout="mono", samples=samples)
+        frame.planes[0].update(wave[start : start + samples].tobytes())
+        frame.sample_rate = rate
+        frame.pts = start
+        frame.time_base = fractions.Fraction(1, rate)
+        frames.append(frame)
+    return frames
+
+
 @dataclass
 class ReceivedMedia:
     """Counts what arrives from the specialist: decoded video frames and audio frames."""
@@ -168,15 +187,24 @@ class ReceivedMedia:
     first_audio_frame_at: float | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
-    def consume(self, track: MediaStreamTrack) -> None:
-        task = asyncio.create_task(self._drain(track), name=f"drain-{track.kind}")
+    def consume(
+        self,
+        track: MediaStreamTrack,
+        play: Callable[[AudioFrame], Awaitable[None]] | None = None,
+    ) -> None:
+        """Count ``track``'s frames; hand audio frames to ``play`` (the speaker) when given."""
+        task = asyncio.create_task(self._drain(track, play), name=f"drain-{track.kind}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _drain(self, track: MediaStreamTrack) -> None:
+    async def _drain(
+        self, track: MediaStreamTrack, play: Callable[[AudioFrame], Awaitable[None]] | None
+    ) -> None:
         with contextlib.suppress(MediaStreamError):
             while True:
-                await track.recv()
+                frame = await track.recv()
+                if play is not None and isinstance(frame, AudioFrame):
+                    await play(frame)
                 now = time.time()
                 if track.kind == "video":
                     self.video_frames += 1

@@ -17,18 +17,25 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaRelay
 from aiortc.sdp import candidate_from_sdp
 
 import signaling as sig
 from branch_client.config import BranchConfig
-from branch_client.devices import DeviceError, open_camera, open_microphone
-from branch_client.media import ReceivedMedia
+from branch_client.devices import DeviceError, Speaker, open_camera, open_microphone, open_speaker
+from branch_client.local_media import FrameTap, LevelMeter, Yuv420
+from branch_client.media import ReceivedMedia, tone_frames
 
 log = logging.getLogger(__name__)
 
 GOODBYE_S = 8.0
 """How long the kiosk says goodbye before it welcomes the next resident."""
+
+RATING_WAIT_S = 30.0
+"""How long the kiosk asks for a rating after a conversation before it says goodbye anyway."""
+
+_HEALTH_OF_CODE = {"camera_in_use": "in_use", "microphone_in_use": "in_use"}
 
 
 @dataclass
@@ -47,8 +54,10 @@ class TerminalStatus:
     end_reason: str | None = None
     last_error: str | None = None
     calls: int = 0
-    camera: str = "idle"  # device health: ok, missing, failed, in_use, idle (no call)
+    camera: str = "idle"  # device health: ok, missing, failed, in_use, idle (not opened yet)
     microphone: str = "idle"
+    ask_rating: bool = False  # the session that ended had a conversation: ask how it was
+    rated: int | None = None  # the resident's satisfaction rating (1-5) for it
 
 
 class Terminal:
@@ -59,7 +68,16 @@ class Terminal:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._ended: collections.deque[str] = collections.deque(maxlen=16)
         self._pcs: dict[str, RTCPeerConnection] = {}
-        self._devices: dict[str, list[Any]] = {}  # the device tracks each call uses
+        self._relay = MediaRelay()
+        self.camera: MediaStreamTrack | None = None  # opened once; every call gets a relay copy
+        self.microphone: MediaStreamTrack | None = None
+        self._device_errors: dict[str, str] = {}
+        self._devices_open = False
+        self._staff_video: dict[str, MediaStreamTrack] = {}  # each staff member's video
+        self._speakers: dict[str, Speaker] = {}  # one output stream per staff member: mixed
+        self.self_view = FrameTap("self", max_width=640)  # the resident's own picture
+        self.staff_view = FrameTap("staff", probe=config.video_probe)  # large on the kiosk
+        self.mic_level = LevelMeter()
         self._reported: tuple[str, str] | None = None
         self._start_details: dict[str, Any] = {}  # one call per staff member in the session
         self._pending_start: str | None = config.start_purpose
@@ -94,6 +112,34 @@ class Terminal:
         reason = "abandoned" if self.status.phase == "waiting" else "completed"
         await self._send(sig.SessionEnd(session_id=sid, reason=reason))
 
+    async def rate(self, score: int) -> bool:
+        """The resident's satisfaction (1-5) for the session that just ended; once per session."""
+        sid = self.status.session_id
+        if self.status.phase != "ended" or sid is None or self.status.rated is not None:
+            return False
+        if not await self._send(sig.SessionRating(session_id=sid, score=score)):
+            return False
+        self.status.rated = score
+        asyncio.get_running_loop().call_later(GOODBYE_S, self._back_to_idle, sid)
+        return True
+
+    async def test_speaker(self) -> bool:
+        """Play a short chime on the speaker for the kiosk's device check. False: no speaker."""
+        if self.config.audio == "synthetic":
+            return False
+        try:
+            speaker = await open_speaker(self.config.audio)
+        except DeviceError as exc:
+            self.status.last_error = exc.code
+            return False
+        try:
+            for frame in tone_frames(660.0, seconds=1.0):
+                speaker.play(frame)
+            await asyncio.sleep(1.2)
+        finally:
+            await asyncio.to_thread(speaker.close)
+        return True
+
     def snapshot(self) -> dict[str, Any]:
         states = [pc.connectionState for pc in self._pcs.values()]
         pc_state = "connected" if "connected" in states else (states[0] if states else "closed")
@@ -102,7 +148,34 @@ class Terminal:
             "staff": list(self._pcs),
             "pc_state": pc_state,
             "media": self.media.snapshot(),
+            "mic_level_db": round(self.mic_level.level_db, 1),
+            "views": {"self": self.self_view.snapshot(), "staff": self.staff_view.snapshot()},
         }
+
+    # -- the devices ---------------------------------------------------------------------------
+
+    async def open_devices(self) -> None:
+        """Open the camera and the microphone once, for the kiosk's preview and level meter and
+        for every call; their health is known from then on. Idempotent."""
+        if self._devices_open:
+            return
+        self._devices_open = True
+        for device, opener, spec in (
+            ("camera", open_camera, self.config.camera),
+            ("microphone", open_microphone, self.config.audio),
+        ):
+            try:
+                track = opener(spec)
+            except DeviceError as exc:  # calls go on without it; staff and kiosk see the code
+                log.error("%s unavailable (%s): %s", device, exc.code, exc)
+                self._device_errors[device] = exc.code
+                self.status.last_error = exc.code
+                continue
+            setattr(self, device, Yuv420(track) if device == "camera" else track)
+        if self.camera is not None:
+            self.self_view.attach(self._relay.subscribe(self.camera, buffered=False))
+        if self.microphone is not None:
+            self.mic_level.attach(self._relay.subscribe(self.microphone, buffered=False))
 
     # -- the link to the hub -------------------------------------------------------------------
 
@@ -201,9 +274,12 @@ class Terminal:
                 self._ended.append(sid)
                 self.status.end_reason = reason
                 self.status.held = False
+                talked = self.status.phase in ("connected", "in_call")
                 self._enter("ended", sid)
                 await self._hang_up()
-                asyncio.get_running_loop().call_later(GOODBYE_S, self._back_to_idle, sid)
+                self.status.ask_rating = talked
+                linger = RATING_WAIT_S if talked else GOODBYE_S
+                asyncio.get_running_loop().call_later(linger, self._back_to_idle, sid)
             case sig.ErrorReply(code=code, message=text):
                 log.warning("hub refused %s: %s (%s)", message.ref_type, code, text)
                 self.status.last_error = code
@@ -216,6 +292,8 @@ class Terminal:
             self.status.phase, self.status.session_id = "idle", None
 
     def _enter(self, phase: str, session_id: str) -> None:
+        if self.status.session_id != session_id:
+            self.status.ask_rating, self.status.rated = False, None
         if self.status.phase != phase or self.status.session_id != session_id:
             log.info("session %s: state %s -> %s", session_id, self.status.phase, phase)
         self.status.phase = phase
@@ -224,15 +302,16 @@ class Terminal:
     # -- device health ---
 
     def _health(self) -> tuple[str, str]:
-        """The worst health of the camera and of the microphone among the calls' tracks."""
-        order = ("failed", "missing", "in_use", "ok", "idle")
-        found = {"video": "idle", "audio": "idle"}
-        for tracks in self._devices.values():
-            for track in tracks:
-                health = str(getattr(track, "health", "ok"))
-                if order.index(health) < order.index(found[track.kind]):
-                    found[track.kind] = health
-        return found["video"], found["audio"]
+        """Health of the camera and of the microphone: ``idle`` before they are opened."""
+
+        def of(device: str, track: MediaStreamTrack | None) -> str:
+            if track is not None:
+                return str(getattr(track, "health", "ok"))
+            if device in self._device_errors:
+                return _HEALTH_OF_CODE.get(self._device_errors[device], "missing")
+            return "idle"
+
+        return of("camera", self.camera), of("microphone", self.microphone)
 
     async def report_devices(self, *, force: bool = False) -> None:
         """Tell the hub when the devices' health changed (or always, after a reconnect)."""
@@ -255,23 +334,23 @@ class Terminal:
         await self._close_call(peer)  # a new offer from the same person replaces their call
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self._pcs[peer] = pc
-        self.media = ReceivedMedia()
+        if not self._pcs.keys() - {peer}:
+            self.media = ReceivedMedia()
         self.status.calls += 1
-        for device, open_track, spec in (
-            ("camera", open_camera, self.config.camera),
-            ("microphone", open_microphone, self.config.audio),
-        ):
-            try:
-                track = open_track(spec)
-                pc.addTrack(track)
-                self._devices.setdefault(peer, []).append(track)
-            except DeviceError as exc:  # the call goes on without it; staff see the code
-                log.error("session %s: %s unavailable (%s): %s", session_id, device, exc.code, exc)
-                self.status.last_error = exc.code
+        await self.open_devices()
+        if self.camera is not None:
+            pc.addTrack(self._relay.subscribe(self.camera, buffered=False))
+        if self.microphone is not None:
+            pc.addTrack(self._relay.subscribe(self.microphone))
 
         @pc.on("track")
-        def on_track(track: Any) -> None:
-            self.media.consume(track)
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "video":
+                self._staff_video[peer] = track
+                self.media.consume(self._relay.subscribe(track, buffered=False))
+                self._show_staff()
+            else:
+                self.media.consume(self._relay.subscribe(track), play=self._speaker_for(peer))
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -311,11 +390,48 @@ class Terminal:
         candidate.sdpMLineIndex = message.sdp_mline_index
         await pc.addIceCandidate(candidate)
 
+    def _show_staff(self) -> None:
+        """The kiosk shows the first staff member still in the call (the specialist; a colleague
+        or interpreter who joins later is heard, and seen once the specialist leaves)."""
+        for peer in self._pcs:
+            track = self._staff_video.get(peer)
+            if track is not None and track.readyState == "live":
+                self.staff_view.attach(self._relay.subscribe(track, buffered=False))
+                return
+        self.staff_view.attach(None)
+
+    def _speaker_for(self, peer: str) -> Any:
+        """A callback playing ``peer``'s audio on their own output stream (the sound server mixes
+        the streams), opened on first use; ``None`` with synthetic audio."""
+        if self.config.audio == "synthetic":
+            return None
+
+        failed = False
+
+        async def play(frame: Any) -> None:
+            nonlocal failed
+            speaker = self._speakers.get(peer)
+            if speaker is None and not failed:
+                try:
+                    speaker = self._speakers[peer] = await open_speaker(self.config.audio)
+                except DeviceError as exc:  # the call goes on; the resident still sees them
+                    log.error("speaker unavailable (%s): %s", exc.code, exc)
+                    self.status.last_error = exc.code
+                    failed = True
+            if speaker is not None:
+                speaker.play(frame)
+
+        return play
+
     async def _close_call(self, peer: str) -> None:
-        self._devices.pop(peer, None)
+        self._staff_video.pop(peer, None)
+        speaker = self._speakers.pop(peer, None)
         pc = self._pcs.pop(peer, None)
         if pc is not None:
             await pc.close()
+        if speaker is not None:
+            await asyncio.to_thread(speaker.close)
+        self._show_staff()
 
     async def _hang_up(self) -> None:
         for peer in list(self._pcs):
@@ -324,3 +440,9 @@ class Terminal:
 
     async def close(self) -> None:
         await self._hang_up()
+        await self.self_view.close()
+        await self.staff_view.close()
+        await self.mic_level.close()
+        for track in (self.camera, self.microphone):
+            if track is not None:
+                track.stop()

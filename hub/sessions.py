@@ -18,7 +18,7 @@ from hub.dispatch import Dispatch, Outcome
 from hub.lifecycle import EndReason, State
 from hub.relay import Relay, peer_channel
 from hub.router import Rules, Specialist
-from hub.store import NoSuchSession, SessionView, Store
+from hub.store import NoSuchSession, SessionView, Store, session_key
 
 log = logging.getLogger(__name__)
 
@@ -400,6 +400,17 @@ class Sessions:
             if reason not in STAFF_END_REASONS:
                 raise Refused("bad_reason", f"staff do not end with {reason!r}")
         await self.close(view, EndReason(reason), now)
+
+    async def rate(self, session_id: str, score: int, *, by_terminal: str) -> None:
+        """The resident's satisfaction for a session that ended, from its own terminal, once."""
+        view = await self.store.get(session_id)
+        if view.terminal_id != by_terminal:
+            raise NoSuchSession(session_id)
+        if view.state is not State.ENDED:
+            raise Refused("not_ended", "a session is rated once it has ended")
+        if not await self.store.redis.hsetnx(session_key(session_id), "rating", score):
+            raise Refused("already_rated", "this session has been rated")
+        log.info("session %s: rated %d", session_id, score)
 
     async def close(self, view: SessionView, reason: EndReason, now: float) -> bool:
         """End the resident's part of the session, however it is; False when already over."""

@@ -270,6 +270,8 @@ async def _dispatch(
                 raise Refused("no_session", "that terminal has no session")
             log.info("session %s: cancelled by branch staff %s", view.id, user)
             await sessions.close(view, EndReason.CANCELLED, now)
+        case sig.SessionRating(session_id=sid, score=score):
+            await sessions.rate(sid, score, by_terminal=user)
         case sig.DeviceStatus():
             await sessions.device_status(user, message, now)
         case sig.SdpOffer() | sig.SdpAnswer() | sig.IceCandidate():

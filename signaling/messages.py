@@ -310,6 +310,17 @@ class SessionHold:
 
 
 @dataclass(frozen=True)
+class SessionRating:
+    """Terminal -> hub: how satisfied the resident was with a session that ended, 1 (not at all)
+    to 5 (very). Given once, on the kiosk's last screen; kept with the session's figures."""
+
+    type: ClassVar[str] = "session.rating"
+    senders: ClassVar[frozenset[str]] = frozenset({"terminal"})
+    session_id: str = _ident()
+    score: int = _int(1, 5)
+
+
+@dataclass(frozen=True)
 class SessionTransfer:
     """Staff -> hub: hand the session to a skill's queue or a named colleague. The resident
     stays at the terminal, keeps their place at the head of that queue, and everything gathered
@@ -463,6 +474,7 @@ Message: TypeAlias = (
     | SessionDecline
     | SessionAssigned
     | SessionHold
+    | SessionRating
     | SessionTransfer
     | SessionInvite
     | SessionLeave

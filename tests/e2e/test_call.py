@@ -29,6 +29,11 @@ def test_call_both_ways_then_end(deployment: LocalDeployment, specialist_page: P
     kiosk = page.context.new_page()
     kiosk.goto(branch.kiosk_url + "/")
     kiosk.click("button[data-purpose=moving]")
+    # The device check first: the resident sees themselves and the microphone's level.
+    kiosk.wait_for_selector("#screen-check:not([hidden])")
+    wait_js(kiosk, "document.getElementById('check-preview').naturalWidth > 0")
+    wait_js(kiosk, "Number(document.getElementById('mic-meter').getAttribute('aria-valuenow')) > 0")
+    kiosk.click("#check-ok")
     waiting = wait_for(
         lambda: branch.status()["phase"] == "waiting" and branch.status(), "the terminal to wait"
     )
@@ -57,6 +62,14 @@ def test_call_both_ways_then_end(deployment: LocalDeployment, specialist_page: P
     assert media["first_video_frame_at"] is not None
     assert branch.status()["phase"] == "in_call"
     kiosk.wait_for_selector("#screen-call:not([hidden])")
+    # The kiosk shows the specialist large (Chromium's fake camera) and the resident small.
+    wait_js(kiosk, "Number(document.getElementById('staff-video').dataset.frames) > 10")
+    wait_js(kiosk, "document.getElementById('self-video').naturalWidth > 0")
+    views = wait_for(
+        lambda: (v := branch.status()["views"])["staff"]["frames_out"] >= 10 and v,
+        "the kiosk to show the specialist's video",
+    )
+    assert views["staff"]["live"] and views["self"]["frames_out"] > 0
 
     # "End" closes both sides; the specialist wraps up, then is ready again.
     page.click("#end")
@@ -70,16 +83,20 @@ def test_call_both_ways_then_end(deployment: LocalDeployment, specialist_page: P
     )
     assert ended["end_reason"] == "completed"
     assert ended["pc_state"] == "closed"
+    # The resident rates the counter, then the kiosk says goodbye.
+    kiosk.wait_for_selector("#screen-rating:not([hidden])")
+    kiosk.click("button.rating[data-score='4']")
     kiosk.wait_for_selector("#screen-ended:not([hidden])")
+    assert branch.status()["rated"] == 4
 
     # The session record in Redis: waiting -> offered -> connected -> wrap-up -> ended, with
     # timestamps in order.
     client = redis.Redis(port=deployment.redis.port, decode_responses=True)
     record = client.hgetall(f"mdg:session:{session_id}")
-    client.close()
     assert record["state"] == "ended"
     assert record["end_reason"] == "completed"
     assert record["specialist"] == "suzuki"
+    assert wait_for(lambda: client.hget(f"mdg:session:{session_id}", "rating"), "the rating") == "4"
     times = [
         float(record[f"{s}_at"]) for s in ("waiting", "offered", "connected", "wrap_up", "ended")
     ]
@@ -92,3 +109,4 @@ def test_call_both_ways_then_end(deployment: LocalDeployment, specialist_page: P
         "wrap_up",
         "ended",
     ]
+    client.close()

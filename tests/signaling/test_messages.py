@@ -53,6 +53,7 @@ EXAMPLES: list[sig.Message] = [
         others=("tanaka",),
     ),
     sig.SessionHold(session_id="s-1", on=False),
+    sig.SessionRating(session_id="s-1", score=4),
     sig.SessionTransfer(session_id="s-1", to_skill="zei"),
     sig.SessionInvite(session_id="s-1", user="tanaka"),
     sig.SessionLeave(session_id="s-1"),
