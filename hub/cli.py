@@ -1,4 +1,5 @@
-"""The ``madoguchi`` command: ``hub``, ``branch``, ``demo``, ``bench``, ``accounts``, ``terminals``.
+"""The ``madoguchi`` command: ``hub``, ``branch``, ``demo``, ``bench``, ``accounts``, ``terminals``,
+``card``.
 
 Subcommands import what they need when they run, so ``madoguchi branch`` on a terminal does not
 load the hub's server code and the reverse.
@@ -94,9 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, default=10, help="repetitions")
     p.set_defaults(func=run_bench)
 
+    from branch_client.card.cli import add_commands as add_card_commands
     from hub.admin_cli import add_commands as add_admin_commands
 
     add_admin_commands(sub)
+    add_card_commands(sub)
     return parser
 
 
