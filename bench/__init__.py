@@ -4,30 +4,31 @@ the last line printed is one JSON object."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 
+BENCHMARKS = {
+    "call-setup": "bench.call_setup",
+    "signaling": "bench.signaling",
+    "dispatch": "bench.dispatch",
+    "kiosk-video": "bench.kiosk_video",
+    "card-read": "bench.card_read",
+    "intake": "bench.intake",
+}
+"""Benchmark name -> module with ``run(runs, verbose) -> dict``."""
+
 
 def main(args: argparse.Namespace) -> int:
-    if args.name == "call-setup":
-        from bench.call_setup import run
-    elif args.name == "signaling":
-        from bench.signaling import run
-    elif args.name == "dispatch":
-        from bench.dispatch import run
-    elif args.name == "kiosk-video":
-        from bench.kiosk_video import run
-    else:
+    module = BENCHMARKS.get(args.name)
+    if module is None:
         print(
             json.dumps(
-                {
-                    "error": "unknown_benchmark",
-                    "name": args.name,
-                    "known": ["call-setup", "signaling", "dispatch", "kiosk-video"],
-                }
+                {"error": "unknown_benchmark", "name": args.name, "known": sorted(BENCHMARKS)}
             )
         )
         return 2
+    run = importlib.import_module(module).run
     try:
         result = run(runs=args.runs, verbose=not args.json)
     except Exception as exc:  # the one place a benchmark's failure becomes its JSON line

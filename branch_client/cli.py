@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--camera", help="face camera: synthetic")
     parser.add_argument("--audio", help="microphone and speaker: synthetic")
     parser.add_argument(
+        "--card-reader", help="card reader: auto (the one holding a card), a reader name, none"
+    )
+    parser.add_argument(
         "--ice-hosts", help="comma-separated local addresses for ICE, e.g. 127.0.0.1"
     )
     parser.add_argument(
@@ -105,6 +108,7 @@ def main(args: argparse.Namespace) -> int:
         camera=args.camera,
         audio=args.audio,
         ice_hosts=args.ice_hosts,
+        card_reader=args.card_reader,
         start_purpose=args.start_purpose,
     )
     asyncio.run(serve(config))

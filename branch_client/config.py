@@ -53,6 +53,10 @@ class BranchConfig:
     start_purpose: str | None = None
     """Start a session for this purpose as soon as the hub answers (``--start PURPOSE``)."""
 
+    card_reader: str = "auto"
+    """My Number card reader: ``auto`` (the one holding a card), a PC/SC reader name, or
+    ``none`` (MADOGUCHI_CARD_READER)."""
+
     video_probe: bool = False
     """Read a latency probe's time code from the specialist's video and report when each frame
     arrived, for ``madoguchi bench kiosk-video`` (MADOGUCHI_VIDEO_PROBE=1)."""
@@ -73,7 +77,7 @@ class BranchConfig:
             "hub_url": str(hub_url).rstrip("/"),
             "token": Secret(str(token)),
         }
-        for name in ("kiosk_host", "camera", "audio", "start_purpose"):
+        for name in ("kiosk_host", "camera", "audio", "start_purpose", "card_reader"):
             raw = given.get(name, env.get(f"MADOGUCHI_{name.upper()}"))
             if raw is not None:
                 values[name] = str(raw)

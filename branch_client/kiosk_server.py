@@ -78,6 +78,26 @@ async def rate(request: web.Request) -> web.Response:
     return web.json_response(request.app[TERMINAL].snapshot())
 
 
+async def card_pin(request: web.Request) -> web.Response:
+    """The resident's PIN, from the kiosk page to the card reader on this machine. Never logged:
+    the kiosk's access log is off and the body is read here only."""
+    try:
+        body = json.loads(await request.content.read(256) or b"{}")
+    except ValueError:
+        return _error(400, "bad_json")
+    pin = body.get("pin") if isinstance(body, dict) else None
+    if not isinstance(pin, str) or len(pin) != 4 or not pin.isascii() or not pin.isdigit():
+        return _error(400, "invalid_pin")
+    if not await request.app[TERMINAL].card_pin(pin):
+        return _error(409, "no_pin_asked")
+    return web.json_response(request.app[TERMINAL].snapshot())
+
+
+async def card_cancel(request: web.Request) -> web.Response:
+    await request.app[TERMINAL].card_cancel()
+    return web.json_response(request.app[TERMINAL].snapshot())
+
+
 async def speaker_test(request: web.Request) -> web.Response:
     played = await request.app[TERMINAL].test_speaker()
     return web.json_response({"played": played})
@@ -115,6 +135,8 @@ def create_kiosk_app(terminal: Terminal) -> web.Application:
     app.router.add_post("/api/end", end)
     app.router.add_post("/api/rate", rate)
     app.router.add_post("/api/speaker-test", speaker_test)
+    app.router.add_post("/api/card/pin", card_pin)
+    app.router.add_post("/api/card/cancel", card_cancel)
     app.router.add_get("/video/{which:self|staff}.mjpg", video)
     app.router.add_static("/static/", KIOSK_DIR)
     return app

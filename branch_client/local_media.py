@@ -59,7 +59,7 @@ def read_time_code(frame: VideoFrame) -> int | None:
     if cell < 4 or frame.height < 3 * cell:
         return None
     plane = frame.planes[0]
-    luma = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+    luma = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
     row = luma[cell + cell // 4 : 2 * cell - cell // 4]
     code = 0
     for bit in range(TIME_CODE_BITS):
@@ -188,7 +188,7 @@ class FrameTap:
         if len(self._added_ms) > 600:
             del self._added_ms[:300]
 
-    def snapshot(self) -> dict[str, float | int | bool | None]:
+    def snapshot(self) -> dict[str, object]:
         recent = sorted(self._added_ms[-300:])
         return {
             "live": self.live,

@@ -22,6 +22,8 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.sdp import candidate_from_sdp
 
 import signaling as sig
+from branch_client.card.reader import AsyncCardReader
+from branch_client.card_flow import CardFlow
 from branch_client.config import BranchConfig
 from branch_client.devices import DeviceError, Speaker, open_camera, open_microphone, open_speaker
 from branch_client.local_media import FrameTap, LevelMeter, Yuv420
@@ -78,6 +80,7 @@ class Terminal:
         self.self_view = FrameTap("self", max_width=640)  # the resident's own picture
         self.staff_view = FrameTap("staff", probe=config.video_probe)  # large on the kiosk
         self.mic_level = LevelMeter()
+        self.card = CardFlow(_card_reader(config.card_reader), _reader_name(config), self._send)
         self._reported: tuple[str, str] | None = None
         self._start_details: dict[str, Any] = {}  # one call per staff member in the session
         self._pending_start: str | None = config.start_purpose
@@ -140,6 +143,13 @@ class Terminal:
             await asyncio.to_thread(speaker.close)
         return True
 
+    async def card_pin(self, pin: str) -> bool:
+        """The PIN the resident typed on the kiosk: to the card reader, nowhere else."""
+        return self.card.offer_pin(pin)
+
+    async def card_cancel(self) -> None:
+        await self.card.cancel()
+
     def snapshot(self) -> dict[str, Any]:
         states = [pc.connectionState for pc in self._pcs.values()]
         pc_state = "connected" if "connected" in states else (states[0] if states else "closed")
@@ -150,6 +160,7 @@ class Terminal:
             "media": self.media.snapshot(),
             "mic_level_db": round(self.mic_level.level_db, 1),
             "views": {"self": self.self_view.snapshot(), "staff": self.staff_view.snapshot()},
+            "task": self.card.state,
         }
 
     # -- the devices ---------------------------------------------------------------------------
@@ -265,12 +276,20 @@ class Terminal:
                 await self._answer(sid, message.peer_id or "staff", sdp)
             case sig.IceCandidate(session_id=sid) if sid == self.status.session_id:
                 await self._add_candidate(message)
+            case sig.CardRequest(session_id=sid) if sid == self.status.session_id and (
+                self.status.phase in ("connected", "in_call")
+            ):
+                log.info("session %s: card read asked for", sid)
+                self.card.start(sid, with_number=message.with_number)
+            case sig.CardCancel(session_id=sid) if sid == self.status.session_id:
+                await self.card.cancel()
             case sig.PeerLeft(session_id=sid, peer_id=peer) if sid == self.status.session_id:
                 await self._close_call(peer)
             case sig.SessionHeld(session_id=sid, on=on) if sid == self.status.session_id:
                 self.status.held = on
             case sig.SessionEnded(session_id=sid, reason=reason) if sid == self.status.session_id:
                 self._pending_start = None
+                self.card.stop_now()
                 self._ended.append(sid)
                 self.status.end_reason = reason
                 self.status.held = False
@@ -446,3 +465,15 @@ class Terminal:
         for track in (self.camera, self.microphone):
             if track is not None:
                 track.stop()
+
+
+def _card_reader(spec: str) -> AsyncCardReader | None:
+    if spec == "none":
+        return None
+    from branch_client.card.reader import PcscCardReader  # loads pyscard only when wanted
+
+    return AsyncCardReader(PcscCardReader())
+
+
+def _reader_name(config: BranchConfig) -> str | None:
+    return None if config.card_reader in ("auto", "none") else config.card_reader

@@ -16,13 +16,17 @@ from redis.exceptions import RedisError
 from hub import keys, signaling_ws
 from hub.accounts import account_for_login, close_login, open_login, verify_password
 from hub.background import background
-from hub.config import HubConfig
+from hub.config import ConfigError, HubConfig
 from hub.dispatch import Dispatch
 from hub.enrollment import enrollment_handler
+from hub.intake_api import add_routes as add_intake_routes
+from hub.personal import PersonalData
+from hub.procedures import load_catalog
 from hub.relay import Relay
 from hub.router import load_rules, staff_catalog
 from hub.sessions import Sessions
 from hub.store import Store
+from hub.vault import DataKey, Vault, load_or_create_key_file
 from staff_console import STATIC_DIR
 
 log = logging.getLogger(__name__)
@@ -221,7 +225,11 @@ async def _connections(app: web.Application) -> AsyncIterator[None]:
     app[keys.RELAY] = relay
     app[keys.RULES] = rules
     app[keys.DISPATCH] = dispatch
-    app[keys.SESSIONS] = Sessions(store, dispatch, relay, rules, config.session_retention_s)
+    sessions = Sessions(store, dispatch, relay, rules, config.session_retention_s)
+    app[keys.SESSIONS] = sessions
+    app[keys.PERSONAL] = PersonalData(
+        redis, store, sessions, Vault(data_key(config)), load_catalog(), config.session_retention_s
+    )
     await relay.start()
     log.info("hub %s ready on redis %s", config.hub_id, _redacted(config.redis_url))
     yield
@@ -234,6 +242,15 @@ async def _close_sockets(app: web.Application) -> None:
     sockets = app[keys.SOCKETS]
     for ws in list(sockets):
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"hub shutting down")
+
+
+def data_key(config: HubConfig) -> DataKey:
+    if config.data_key:
+        try:
+            return DataKey.from_text(config.data_key)
+        except ValueError as exc:
+            raise ConfigError(f"Config 'MADOGUCHI_DATA_KEY' is malformed: {exc}.") from None
+    return load_or_create_key_file(config.data_dir / "data.key")
 
 
 def _redacted(url: str) -> str:
@@ -262,4 +279,5 @@ def create_app(config: HubConfig) -> web.Application:
     app.router.add_get("/ws", signaling_ws.handle)
     app.router.add_get("/console/", console_index)
     app.router.add_static("/static/", STATIC_DIR)
+    add_intake_routes(app)
     return app

@@ -97,8 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from branch_client.card.cli import add_commands as add_card_commands
     from hub.admin_cli import add_commands as add_admin_commands
+    from hub.intake_cli import add_commands as add_intake_commands
 
     add_admin_commands(sub)
+    add_intake_commands(sub)
     add_card_commands(sub)
     return parser
 

@@ -55,6 +55,11 @@ class HubConfig:
     """Signaling messages a connection may send per second, on average (MADOGUCHI_RATE_PER_S);
     bursts of twice that pass."""
 
+    data_key: str | None = field(default=None, repr=False)
+    """The key sealing residents' personal data at rest: 32 bytes, base64 (MADOGUCHI_DATA_KEY).
+    Every hub of a deployment needs the same one. Without it a single hub makes one in
+    ``data_dir/data.key`` (fine for the demo, wrong for several hubs). Never printed."""
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> HubConfig:
         """Read ``MADOGUCHI_*`` variables; explicit ``overrides`` (from flags) win."""

@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from hub.local_deployment import (
@@ -22,6 +23,30 @@ def _port(wanted: int) -> int:
     return wanted if port_is_free(wanted) else free_port()
 
 
+_cleanups: list[Callable[[], None]] = []
+
+
+def _insert_demo_card(deployment: LocalDeployment) -> str:
+    """The demo's My Number card: a software card in vpcd's virtual reader, through a real pcscd
+    (started here when none runs, which needs root)."""
+    try:
+        from branch_client.card.pcsc_daemon import ensure_pcscd, wait_for_readers
+        from branch_client.card.reader import wait_for_card
+        from branch_client.card.software_card import DEMO_PIN, SoftwareCard
+
+        daemon = ensure_pcscd()
+        _cleanups.append(daemon.stop)
+        card = SoftwareCard()
+        wait_for_readers([card.reader_name])
+        card.start()
+        _cleanups.insert(0, card.stop)
+        if not wait_for_card(card.reader_name, True, 5.0):
+            return "Virtual card: pcscd did not see it; card reads will say so."
+    except Exception as exc:  # the demo goes on without a card; reads report reader_unavailable
+        return f"Virtual card: not available ({exc}); card reads will say so."
+    return f"Virtual My Number card: in the reader; PIN {DEMO_PIN}."
+
+
 def main(args: argparse.Namespace) -> int:
     deployment = LocalDeployment(
         data_dir=Path(args.data_dir),
@@ -36,6 +61,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"madoguchi demo: {exc}", file=sys.stderr)
         return 1
     assert deployment.hub and deployment.branch and deployment.redis
+    card_note = _insert_demo_card(deployment)
     accounts = "\n".join(f"    {u:<10} {role:<13} {name}" for u, role, name in DEMO_ACCOUNTS)
     print(
         f"""
@@ -48,6 +74,8 @@ Madoguchi demo is running.
 
   Demo logins (password: {DEMO_PASSWORD})
 {accounts}
+
+  {card_note}
 
   Try it: open the kiosk, choose a purpose; log in to the console as suzuki and press
   「次の方を呼ぶ」. Ctrl-C stops everything.
@@ -68,6 +96,8 @@ Madoguchi demo is running.
                     stopped.set()
     finally:
         print("Stopping…", flush=True)
+        for stop in _cleanups:
+            stop()
         deployment.stop()
     print("Stopped; nothing left running.")
     return 0

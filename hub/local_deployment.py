@@ -271,7 +271,11 @@ class BranchProcess(Child):
         kiosk_port: int | None = None,
         name: str = "branch",
         start_purpose: str | None = None,
+        audio: str = "synthetic",
+        env: dict[str, str] | None = None,
     ) -> None:
+        """``audio`` is the terminal's ``--audio``; ``env`` adds to its environment (a test
+        points ``default`` at its own sound server with ``PULSE_SERVER`` and the like)."""
         self.kiosk_port = kiosk_port or free_port()
         argv = [
             sys.executable,
@@ -285,7 +289,7 @@ class BranchProcess(Child):
             "--camera",
             "synthetic",
             "--audio",
-            "synthetic",
+            audio,
             "--ice-hosts",
             "127.0.0.1",
         ]
@@ -296,7 +300,7 @@ class BranchProcess(Child):
             name=name,
             argv=argv,
             log_path=log_dir / f"{name}.log",
-            env={"MADOGUCHI_TERMINAL_TOKEN": token},
+            env={**(env or {}), "MADOGUCHI_TERMINAL_TOKEN": token},
         )
 
     @property
@@ -352,7 +356,8 @@ class LocalDeployment:
 
     def start(self) -> LocalDeployment:
         try:
-            self.redis = RedisServer(self.data_dir / "redis", self.redis_port)
+            # fsync on every write: the intake acknowledges an application only once it is on disk
+            self.redis = RedisServer(self.data_dir / "redis", self.redis_port, appendfsync="always")
             self.redis.start()
             self.token = run_in_fresh_loop(seed_demo, self.redis.url)
             self.hub = HubProcess(self.redis.url, self.data_dir / "hub", self.hub_port)

@@ -274,6 +274,18 @@ async def _dispatch(
             await sessions.rate(sid, score, by_terminal=user)
         case sig.DeviceStatus():
             await sessions.device_status(user, message, now)
+        case sig.SessionProcedures():
+            await app[keys.PERSONAL].select_procedures(user, message, now)
+        case sig.CardRequest():
+            await app[keys.PERSONAL].request(user, message, now)
+        case sig.CardCancel():
+            await app[keys.PERSONAL].cancel(user, message)
+        case sig.CardStatus():
+            await app[keys.PERSONAL].status(user, message)
+        case sig.CardResult():
+            await app[keys.PERSONAL].result(user, message, now)
+        case sig.CardReveal():
+            await ws.send_str(sig.encode(await app[keys.PERSONAL].reveal(user, message, now)))
         case sig.SdpOffer() | sig.SdpAnswer() | sig.IceCandidate():
             await _relay_media(app, peer, message)
         case _:

@@ -1,30 +1,46 @@
 """Take the screenshots in docs/img/ from a real local deployment and headless Chromium.
 
+Every kiosk screen is reached the way a resident reaches it (the card with the software card in
+vpcd's reader through pcscd, which needs root or a running pcscd).
+
 Usage: .venv/bin/python scripts/screenshots.py
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 from bench.browser import CHROMIUM, CHROMIUM_ARGS, console_login  # noqa: E402
+from branch_client.card.pcsc_daemon import ensure_pcscd, wait_for_readers  # noqa: E402
+from branch_client.card.reader import wait_for_card  # noqa: E402
+from branch_client.card.software_card import DEMO_PIN, SoftwareCard  # noqa: E402
 from hub.local_deployment import DEMO_PASSWORD, LocalDeployment  # noqa: E402
 
 OUT = ROOT / "docs" / "img"
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+def until(page: Page, expression: str, limit_s: float = 20.0) -> None:
+    """Poll a page expression (the pages' CSP forbids wait_for_function's string eval)."""
+    deadline = time.monotonic() + limit_s
+    while not page.evaluate(f"() => Boolean({expression})"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(expression)
+        time.sleep(0.1)
 
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
+    daemon = ensure_pcscd()
+    card = SoftwareCard()
     with (
         tempfile.TemporaryDirectory() as tmp,
         LocalDeployment(Path(tmp)) as dep,
@@ -32,30 +48,33 @@ def main() -> None:
     ):
         assert dep.hub and dep.branch
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=dep.hub.url, viewport={"width": 1280, "height": 800})
+        context = browser.new_context(base_url=dep.hub.url, viewport=VIEWPORT)
         console = context.new_page()
         console.goto("/console/")
         console.screenshot(path=OUT / "console-login.png")
         console_login(console, "suzuki", DEMO_PASSWORD)
 
-        staff = browser.new_context(base_url=dep.hub.url, viewport={"width": 1280, "height": 800})
+        staff = browser.new_context(base_url=dep.hub.url, viewport=VIEWPORT)
         branch_page = staff.new_page()
         console_login(branch_page, "sato", DEMO_PASSWORD)
         branch_page.wait_for_selector("tr[data-terminal=kita-01]")
         branch_page.screenshot(path=OUT / "branch-view.png")
 
-        kiosk = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+        kiosk = browser.new_context(viewport=VIEWPORT).new_page()
         kiosk.goto(dep.branch.kiosk_url + "/")
         kiosk.wait_for_selector("#screen-idle:not([hidden])")
         kiosk.screenshot(path=OUT / "kiosk-welcome.png")
-        request = urllib.request.Request(  # noqa: S310 -- loopback
-            dep.branch.kiosk_url + "/api/start",
-            data=json.dumps({"purpose": "moving"}).encode(),
-            method="POST",
-            headers={"X-Madoguchi-Kiosk": "1"},
-        )
-        urllib.request.urlopen(request).close()  # noqa: S310
+        kiosk.click("#lang")
+        kiosk.screenshot(path=OUT / "kiosk-welcome-en.png")
+        kiosk.click("#lang")
+        kiosk.click("button[data-purpose=moving]")
+        kiosk.wait_for_selector("#screen-check:not([hidden])")
+        until(kiosk, "document.getElementById('check-preview').naturalWidth > 0")
+        time.sleep(0.5)
+        kiosk.screenshot(path=OUT / "kiosk-check.png")
+        kiosk.click("#check-ok")
         kiosk.wait_for_selector("#screen-waiting:not([hidden])")
+        until(kiosk, "document.getElementById('ticket').textContent")
         kiosk.screenshot(path=OUT / "kiosk-waiting.png")
 
         console.wait_for_selector("#ready:not([disabled])")
@@ -64,14 +83,42 @@ def main() -> None:
         console.screenshot(path=OUT / "console-ringing.png")
         console.click("#accept")
         console.wait_for_selector("#status[data-phase=in_call]")
-        time.sleep(1.5)
-        console.screenshot(path=OUT / "console-call.png")
         kiosk.wait_for_selector("#screen-call:not([hidden])")
+        until(kiosk, "Number(document.getElementById('staff-video').dataset.frames) > 20")
+        time.sleep(1.0)
+        console.screenshot(path=OUT / "console-call.png")
         kiosk.screenshot(path=OUT / "kiosk-call.png")
+
+        # The card: the specialist asks, the kiosk asks for the card, then the PIN.
+        console.click("#apply-procedures")
+        console.wait_for_selector("#card-with-number:not([disabled])")
+        console.check("#card-with-number")
+        console.click("#card-read")
+        kiosk.wait_for_selector("#screen-card:not([hidden]) #card-insert:not([hidden])")
+        kiosk.screenshot(path=OUT / "kiosk-card-insert.png")
+        wait_for_readers([card.reader_name])
+        card.start()
+        assert wait_for_card(card.reader_name, True, 5.0)
+        kiosk.wait_for_selector("#pin-form:not([hidden])")
+        for digit in DEMO_PIN[:2]:
+            kiosk.click(f".keypad [data-key='{digit}']")
+        kiosk.screenshot(path=OUT / "kiosk-card-pin.png")
+        for digit in DEMO_PIN[2:]:
+            kiosk.click(f".keypad [data-key='{digit}']")
+        kiosk.click(".keypad .key-ok")
+        until(console, "window.madoguchiConsole.case.shared.name?.source === 'card'")
+        console.locator("#case").scroll_into_view_if_needed()
+        console.screenshot(path=OUT / "console-card.png", full_page=True)
+
         console.click("#end")
+        kiosk.wait_for_selector("#screen-rating:not([hidden])")
+        kiosk.screenshot(path=OUT / "kiosk-rating.png")
+        kiosk.click("button.rating[data-score='5']")
         kiosk.wait_for_selector("#screen-ended:not([hidden])")
         kiosk.screenshot(path=OUT / "kiosk-ended.png")
         browser.close()
+    card.stop()
+    daemon.stop()
     print("\n".join(sorted(str(p.relative_to(ROOT)) for p in OUT.glob("*.png"))))
 
 

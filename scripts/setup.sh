@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 what=${1:-test}
 
 # Servers and libraries the demo and the tests run for real.
-apt_demo=(redis-server chromium libportaudio2 fonts-noto-cjk)
-apt_test=("${apt_demo[@]}" pcscd vsmartcard-vpcd libpcsclite-dev swig coturn pulseaudio
-          pulseaudio-utils libasound2-plugins)
+apt_demo=(redis-server chromium libportaudio2 fonts-noto-cjk fonts-ipaexfont-gothic pcscd
+          vsmartcard-vpcd)
+apt_test=("${apt_demo[@]}" libpcsclite-dev swig coturn pulseaudio pulseaudio-utils
+          libasound2-plugins)
 if [ "$what" = demo ]; then wanted=("${apt_demo[@]}"); else wanted=("${apt_test[@]}"); fi
 
 missing=()

@@ -57,6 +57,10 @@ def _text(max_len: int, *, default: Any = MISSING) -> Any:
     return field(default=default, metadata={"max_len": max_len})
 
 
+def _match(pattern: str, max_len: int, *, default: Any = MISSING) -> Any:
+    return field(default=default, metadata={"pattern": re.compile(pattern), "max_len": max_len})
+
+
 def _sdp() -> Any:
     return field(metadata={"max_len": MAX_MESSAGE_BYTES, "prefix": "v=0"})
 
@@ -455,6 +459,130 @@ class SessionEnded:
     reason: str = _choice(END_REASONS)
 
 
+@dataclass(frozen=True)
+class SessionProcedures:
+    """Staff -> hub -> the session's staff: the life event and the procedures handled in this
+    session (catalog ids). What the card may read follows from them: the My Number only when
+    one of them needs it."""
+
+    type: ClassVar[str] = "session.procedures"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff", "hub"})
+    session_id: str = _ident()
+    life_event: str = _ident()
+    procedures: tuple[str, ...] = _idents()
+
+
+# -- the My Number card ----------------------------------------------------------------------------
+
+CARD_STEPS: Final = frozenset({"insert", "pin", "reading", "done", "error", "cancelled"})
+CARD_ERRORS: Final = frozenset(
+    {
+        "wrong_pin",
+        "card_blocked",
+        "no_card",
+        "card_removed",
+        "not_mynumber_card",
+        "reader_unavailable",
+        "several_readers",
+        "card_error",
+    }
+)
+SEXES: Final = frozenset({"male", "female", "not_applicable", "not_known"})
+CARD_FIELDS: Final = frozenset({"name", "address", "birth_date", "sex", "my_number"})
+
+
+@dataclass(frozen=True)
+class CardRequest:
+    """Staff -> hub -> terminal: read the resident's card. The My Number only with
+    ``with_number``, which the hub allows only when a procedure of the session needs it. The PIN
+    is asked for on the kiosk and never travels."""
+
+    type: ClassVar[str] = "card.request"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    session_id: str = _ident()
+    with_number: bool = False
+
+
+@dataclass(frozen=True)
+class CardCancel:
+    """Staff -> hub -> terminal: stop asking the resident for the card."""
+
+    type: ClassVar[str] = "card.cancel"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    session_id: str = _ident()
+
+
+@dataclass(frozen=True)
+class CardStatus:
+    """Terminal -> hub -> the session's staff: where the card read is (no personal data).
+    ``tries_left`` is read from the card without using a try."""
+
+    type: ClassVar[str] = "card.status"
+    senders: ClassVar[frozenset[str]] = frozenset({"terminal"})
+    session_id: str = _ident()
+    step: str = _choice(CARD_STEPS)
+    tries_left: int | None = _int(0, 15, default=None)
+    error: str | None = _choice(CARD_ERRORS, default=None)
+
+
+@dataclass(frozen=True)
+class CardResult:
+    """Terminal -> hub: what the card says. A field that did not decode is ``None`` and named in
+    ``flagged`` for staff to enter. The hub seals it, audits the read, and passes it on as
+    ``card.data`` with the My Number masked."""
+
+    type: ClassVar[str] = "card.result"
+    senders: ClassVar[frozenset[str]] = frozenset({"terminal"})
+    session_id: str = _ident()
+    name: str | None = _text(200, default=None)
+    address: str | None = _text(400, default=None)
+    birth_date: str | None = _match(r"\d{4}-\d{2}-\d{2}", 10, default=None)
+    sex: str | None = _choice(SEXES, default=None)
+    my_number: str | None = _match(r"\d{12}", 12, default=None)
+    flagged: tuple[str, ...] = field(
+        default=(), metadata={"choices": CARD_FIELDS, "max_items": 5, "max_len": 16}
+    )
+
+
+@dataclass(frozen=True)
+class CardData:
+    """Hub -> the session's staff: the card's items to prefill the forms with. The My Number is
+    never in it: ``has_my_number`` says it was read, ``card.reveal`` shows it (audited)."""
+
+    type: ClassVar[str] = "card.data"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    session_id: str = _ident()
+    name: str | None = _text(200, default=None)
+    address: str | None = _text(400, default=None)
+    birth_date: str | None = _match(r"\d{4}-\d{2}-\d{2}", 10, default=None)
+    sex: str | None = _choice(SEXES, default=None)
+    has_my_number: bool = False
+    my_number_last4: str | None = _match(r"\d{4}", 4, default=None)
+    flagged: tuple[str, ...] = field(
+        default=(), metadata={"choices": CARD_FIELDS, "max_items": 5, "max_len": 16}
+    )
+    read_by: str | None = _ident_opt()
+
+
+@dataclass(frozen=True)
+class CardReveal:
+    """Staff -> hub: show me the My Number read in this session (audited)."""
+
+    type: ClassVar[str] = "card.reveal"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    session_id: str = _ident()
+
+
+@dataclass(frozen=True)
+class CardRevealed:
+    """Hub -> the staff member who asked: the My Number, for this screen only."""
+
+    type: ClassVar[str] = "card.revealed"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    session_id: str = _ident()
+    my_number: str = _match(r"\d{12}", 12)
+
+
 Message: TypeAlias = (
     Hello
     | ErrorReply
@@ -475,6 +603,14 @@ Message: TypeAlias = (
     | SessionAssigned
     | SessionHold
     | SessionRating
+    | SessionProcedures
+    | CardRequest
+    | CardCancel
+    | CardStatus
+    | CardResult
+    | CardData
+    | CardReveal
+    | CardRevealed
     | SessionTransfer
     | SessionInvite
     | SessionLeave

@@ -9,9 +9,11 @@ VERIFY, PIN included.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterable
@@ -78,6 +80,14 @@ class PcscDaemon:
         log.info("pcscd (pid %d) stopped", process.pid)
 
 
+def _own_session_and_die_with_parent() -> None:  # pragma: no cover - between fork and exec
+    """A Ctrl-C meant for us is not meant for pcscd; but if we die, even by kill -9, the pcscd
+    we started goes too (PR_SET_PDEATHSIG), leaving the machine as we found it."""
+    os.setsid()
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGTERM)
+
+
 def ensure_pcscd(timeout: float = 10.0) -> PcscDaemon:
     """A running pcscd: the one already there, or one started now (needs root)."""
     deadline = time.monotonic() + timeout
@@ -96,7 +106,7 @@ def ensure_pcscd(timeout: float = 10.0) -> PcscDaemon:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,  # a Ctrl-C meant for us is not meant for pcscd
+        preexec_fn=_own_session_and_die_with_parent,
     )
     log.info("pcscd started (pid %d)", process.pid)
     daemon = PcscDaemon(process)

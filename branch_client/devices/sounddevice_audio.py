@@ -5,25 +5,27 @@ usually routed to PulseAudio or PipeWire. The only module that imports ``soundde
 from __future__ import annotations
 
 import asyncio
-import collections
 import fractions
 import logging
 import threading
+import time
 from typing import Any
 
-import av
-import numpy as np
 import sounddevice as sd
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
 
-from branch_client.devices.audio import RATE, SAMPLES
+from branch_client.devices.audio import RATE, SAMPLES, MonoConverter, PlayoutBuffer
 from branch_client.devices.errors import DeviceError, Health
 
 log = logging.getLogger(__name__)
 
-QUEUE_FRAMES = 25  # half a second; older audio is dropped rather than played late
+DEVICE_LATENCY_S = 0.03
+"""The output latency the speaker asks PortAudio for. ``"low"`` (about 9 ms through ALSA's
+PulseAudio plugin) means a callback every 2 ms, each needing the GIL, which a busy process does
+not always grant in time: the device underflows and ALSA stalls to recover."""
+QUEUE_FRAMES = 25  # microphone: half a second; older audio is dropped rather than sent late
 
 
 def _find(device: str | None, kind: str, code: str) -> None:
@@ -117,48 +119,77 @@ class SoundDeviceMicrophone(MediaStreamTrack):
 
 
 class SoundDeviceSpeaker:
-    """A speaker by PortAudio device name (``None``: the system default). ``play`` queues a
-    frame (any format, resampled to 48 kHz mono s16) and returns; PortAudio's callback pulls.
-    Opening blocks briefly, so build it with :func:`branch_client.devices.open_speaker`."""
+    """A speaker by PortAudio device name (``None``: the system default), at low latency.
 
-    def __init__(self, device: str | None = None) -> None:
+    ``play`` converts a frame (any format, layout and rate) to 48 kHz mono and queues it in a
+    :class:`PlayoutBuffer` (play-out starts at 60 ms queued; latency that stays is trimmed); the
+    ``OutputStream`` callback, on PortAudio's thread, pulls exactly what the device asks for and
+    gets silence when the buffer is dry. Opening blocks briefly, so build it with
+    :func:`branch_client.devices.open_speaker`; ``close`` lets the queued audio play out first,
+    so call it off the event loop too.
+    """
+
+    def __init__(
+        self,
+        device: str | None = None,
+        *,
+        buffer: PlayoutBuffer | None = None,
+        device_latency: float = DEVICE_LATENCY_S,
+    ) -> None:
         _find(device, "output", "speaker_unavailable")
         self.device = device
-        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
-        self._pending: collections.deque[bytes] = collections.deque()
-        self._buffer = b""
-        self._lock = threading.Lock()
+        self.buffer = buffer or PlayoutBuffer()
+        self.device_underflows = 0
+        """Callbacks PortAudio reports as late (the device played silence we did not choose)."""
+        self._converter = MonoConverter()
+        self._closed = False
         try:
-            self._stream = sd.RawOutputStream(
+            self._stream = sd.OutputStream(
                 samplerate=RATE,
-                blocksize=SAMPLES,
                 channels=1,
                 dtype="int16",
                 device=device,
                 callback=self._callback,
-                latency="low",
+                latency=device_latency,
             )
             self._stream.start()
         except sd.PortAudioError as exc:
             raise DeviceError("speaker_unavailable", f"cannot open {device}: {exc}") from None
+        log.info("speaker %s: output latency %.0f ms", device, self._stream.latency * 1000)
 
-    def _callback(self, outdata: Any, frames: int, time: Any, status: sd.CallbackFlags) -> None:
-        need = frames * 2
-        with self._lock:
-            while len(self._buffer) < need and self._pending:
-                self._buffer += self._pending.popleft()
-            chunk, self._buffer = self._buffer[:need], self._buffer[need:]
-        outdata[:] = chunk + b"\0" * (need - len(chunk))
+    @property
+    def latency(self) -> float:
+        """Seconds from ``play`` to the device: what is queued plus the device's own latency."""
+        return float(self.buffer.queued / RATE + self._stream.latency)
+
+    def _callback(self, outdata: Any, frames: int, timing: Any, status: sd.CallbackFlags) -> None:
+        if status.output_underflow:
+            self.device_underflows += 1
+        outdata[:, 0] = self.buffer.pull(frames)
 
     def play(self, frame: AudioFrame) -> None:
-        frame.pts = None  # the resampler must not try to keep a timeline across calls
-        for out in self._resampler.resample(frame):
-            samples = np.ascontiguousarray(out.to_ndarray().ravel()[: out.samples], dtype="<i2")
-            with self._lock:
-                if len(self._pending) >= QUEUE_FRAMES:
-                    self._pending.popleft()
-                self._pending.append(samples.tobytes())
+        self.buffer.push(self._converter.convert(frame))
 
-    def close(self) -> None:
-        self._stream.abort()
-        self._stream.close()
+    def close(self, drain_s: float = 0.5) -> None:
+        """Play out what is queued (for at most ``drain_s``), then stop and close the device."""
+        if self._closed:
+            return
+        self._closed = True
+        self.buffer.drain()
+        deadline = time.monotonic() + drain_s
+        while self.buffer.queued and time.monotonic() < deadline:
+            time.sleep(0.005)
+        # The device still holds its latency's worth, and stop() does not reliably play that
+        # through ALSA's PulseAudio plugin (abort() surely drops it).
+        time.sleep(self._stream.latency)
+        try:
+            self._stream.stop()
+        finally:
+            self._stream.close()
+        log.info(
+            "speaker %s closed: %.1f s played, %d underruns, %.2f s dropped",
+            self.device,
+            self.buffer.played / RATE,
+            self.buffer.underruns,
+            self.buffer.dropped / RATE,
+        )

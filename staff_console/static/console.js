@@ -1,6 +1,8 @@
 // Madoguchi staff console: login, the specialist workspace, and the browser side of the call.
 // No framework and no CDN: municipal networks are closed. Tests read `window.madoguchiConsole`.
 
+import { CasePanel } from "./case.js";
+
 const TEXT = {
   ja: {
     logout: "ログアウト", login_title: "職員ログイン", username: "ユーザー名", password: "パスワード",
@@ -307,6 +309,7 @@ function send(message) {
 }
 
 async function onMessage(msg) {
+  casePanel.onMessage(msg);
   switch (msg.type) {
     case "specialist.status":
       // Hub processes publish concurrently: a status older than one we have seen is stale.
@@ -334,6 +337,7 @@ async function onMessage(msg) {
       state.session = { id: msg.session_id, terminalId: msg.terminal_id, purpose: msg.purpose,
                         ticket: msg.ticket, primary: msg.primary, others: msg.others };
       state.held = msg.state === "on_hold";
+      casePanel.open(state.session, msg.purpose);
       if (fresh || !state.pc || ["failed", "closed"].includes(state.pc.connectionState)) {
         setStatus("calling");
         await startCall();
@@ -466,6 +470,7 @@ function onTransfer() {
 }
 
 function hangUp(statusKey) {
+  casePanel.close();
   state.pc?.close();
   state.pc = null;
   state.session = null;
@@ -487,6 +492,7 @@ window.madoguchiConsole = {
   get devices() { return { ...state.devices }; },
   get terminals() { return state.terminals ?? []; },
   get timings() { return { ...state.marks }; },
+  get case() { return casePanel.snapshot(); },
   async inboundStats() {
     const out = { framesDecoded: 0, audioPackets: 0 };
     if (!state.pc) return out;
@@ -523,8 +529,11 @@ $("finish").addEventListener("click", () => {
 $("lang").addEventListener("click", () => {
   lang = lang === "ja" ? "en" : "ja";
   localStorage.setItem("mdg-lang", lang);
+  casePanel.render();
   if (state.me) setStatus(state.phase); else render();
 });
+
+const casePanel = new CasePanel($("case"), { send, lang: () => lang });
 
 const me = await fetchJson("/api/me");
 if (me) showFor(me); else showLogin();

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from branch_client.card.pcsc_daemon import PcscDaemon
 from hub.local_deployment import free_port, http_ok
+from tests.branch_client.card.conftest import pcscd  # noqa: F401
 
 
 def _children(parent: int) -> list[int]:
@@ -74,7 +76,11 @@ def _start_demo(tmp_path: Path) -> tuple[subprocess.Popen[str], int, int, Path]:
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
-def test_demo_runs_and_stops_cleanly(tmp_path: Path, stop: signal.Signals) -> None:
+def test_demo_runs_and_stops_cleanly(
+    tmp_path: Path,
+    stop: signal.Signals,
+    pcscd: PcscDaemon,  # noqa: F811 -- the machine's pcscd runs, so the demo starts none
+) -> None:
     proc, hub_port, kiosk_port, data_dir = _start_demo(tmp_path)
     try:
         assert http_ok(f"http://127.0.0.1:{hub_port}/healthz")
