@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -19,6 +20,7 @@ KIOSK_DIR = Path(__file__).resolve().parent / "kiosk"
 TERMINAL = web.AppKey("terminal", Terminal)
 PURPOSES = ("moving", "birth", "certificate", "tax", "insurance", "care", "welfare", "other")
 _BOUNDARY = "madoguchi-frame"
+SIGNATURE_BYTES = 48 * 1024
 
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -93,6 +95,41 @@ async def card_pin(request: web.Request) -> web.Response:
     return web.json_response(request.app[TERMINAL].snapshot())
 
 
+async def _body(request: web.Request, limit: int) -> dict[str, Any] | None:
+    try:
+        body = json.loads(await request.content.read(limit + 1) or b"{}")
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+async def review(request: web.Request) -> web.Response:
+    body = await _body(request, 1024)
+    if body is None or not isinstance(body.get("form"), str):
+        return _error(400, "bad_request")
+    confirmed = body.get("confirmed") is True
+    if not await request.app[TERMINAL].review_answer(body["form"], confirmed):
+        return _error(409, "no_review_asked")
+    return web.json_response(request.app[TERMINAL].snapshot())
+
+
+async def sign(request: web.Request) -> web.Response:
+    body = await _body(request, SIGNATURE_BYTES)
+    strokes = body.get("strokes") if body else None
+    width, height = (body or {}).get("width"), (body or {}).get("height")
+    if (
+        not isinstance(strokes, list)
+        or not isinstance(width, int)
+        or not isinstance(height, int)
+        or not 0 < width <= 4000
+        or not 0 < height <= 4000
+    ):
+        return _error(400, "bad_signature")
+    if not await request.app[TERMINAL].signed(width, height, strokes):
+        return _error(409, "no_signature_asked")
+    return web.json_response(request.app[TERMINAL].snapshot())
+
+
 async def card_cancel(request: web.Request) -> web.Response:
     await request.app[TERMINAL].card_cancel()
     return web.json_response(request.app[TERMINAL].snapshot())
@@ -127,7 +164,7 @@ async def video(request: web.Request) -> web.StreamResponse:
 
 
 def create_kiosk_app(terminal: Terminal) -> web.Application:
-    app = web.Application(middlewares=[guard], client_max_size=4096)
+    app = web.Application(middlewares=[guard], client_max_size=SIGNATURE_BYTES + 1024)
     app[TERMINAL] = terminal
     app.router.add_get("/", index)
     app.router.add_get("/api/status", status)
@@ -137,6 +174,8 @@ def create_kiosk_app(terminal: Terminal) -> web.Application:
     app.router.add_post("/api/speaker-test", speaker_test)
     app.router.add_post("/api/card/pin", card_pin)
     app.router.add_post("/api/card/cancel", card_cancel)
+    app.router.add_post("/api/review", review)
+    app.router.add_post("/api/sign", sign)
     app.router.add_get("/video/{which:self|staff}.mjpg", video)
     app.router.add_static("/static/", KIOSK_DIR)
     return app

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import logging
 import random
 import time
@@ -81,6 +82,7 @@ class Terminal:
         self.staff_view = FrameTap("staff", probe=config.video_probe)  # large on the kiosk
         self.mic_level = LevelMeter()
         self.card = CardFlow(_card_reader(config.card_reader), _reader_name(config), self._send)
+        self.form_task: dict[str, Any] | None = None  # a form to review, or the signature
         self._reported: tuple[str, str] | None = None
         self._start_details: dict[str, Any] = {}  # one call per staff member in the session
         self._pending_start: str | None = config.start_purpose
@@ -150,6 +152,31 @@ class Terminal:
     async def card_cancel(self) -> None:
         await self.card.cancel()
 
+    async def review_answer(self, procedure: str, confirmed: bool) -> bool:
+        """The resident confirmed the form on the kiosk (or asks the specialist about it)."""
+        task, sid = self.form_task, self.status.session_id
+        if not task or task.get("kind") != "review" or task["procedure"] != procedure or not sid:
+            return False
+        self.form_task = None
+        return await self._send(
+            sig.FormConfirm(session_id=sid, procedure=procedure, confirmed=confirmed)
+        )
+
+    async def signed(self, width: int, height: int, strokes: list[Any]) -> bool:
+        """The resident's signature from the kiosk's pad, once for the whole bundle."""
+        task, sid = self.form_task, self.status.session_id
+        if not task or task.get("kind") != "sign" or not sid:
+            return False
+        self.form_task = None
+        return await self._send(
+            sig.FormSignature(
+                session_id=sid,
+                width=width,
+                height=height,
+                strokes=json.dumps(strokes, separators=(",", ":")),
+            )
+        )
+
     def snapshot(self) -> dict[str, Any]:
         states = [pc.connectionState for pc in self._pcs.values()]
         pc_state = "connected" if "connected" in states else (states[0] if states else "closed")
@@ -160,7 +187,7 @@ class Terminal:
             "media": self.media.snapshot(),
             "mic_level_db": round(self.mic_level.level_db, 1),
             "views": {"self": self.self_view.snapshot(), "staff": self.staff_view.snapshot()},
-            "task": self.card.state,
+            "task": self.card.state or self.form_task,
         }
 
     # -- the devices ---------------------------------------------------------------------------
@@ -281,6 +308,15 @@ class Terminal:
             ):
                 log.info("session %s: card read asked for", sid)
                 self.card.start(sid, with_number=message.with_number)
+            case sig.FormShow(session_id=sid) if sid == self.status.session_id:
+                try:
+                    view = json.loads(message.view)
+                except ValueError:
+                    log.warning("session %s: unreadable form view", sid)
+                else:
+                    self.form_task = {"kind": "review", **view, "procedure": message.procedure}
+            case sig.FormSign(session_id=sid) if sid == self.status.session_id:
+                self.form_task = {"kind": "sign"}
             case sig.CardCancel(session_id=sid) if sid == self.status.session_id:
                 await self.card.cancel()
             case sig.PeerLeft(session_id=sid, peer_id=peer) if sid == self.status.session_id:
@@ -290,6 +326,7 @@ class Terminal:
             case sig.SessionEnded(session_id=sid, reason=reason) if sid == self.status.session_id:
                 self._pending_start = None
                 self.card.stop_now()
+                self.form_task = None
                 self._ended.append(sid)
                 self.status.end_reason = reason
                 self.status.held = False

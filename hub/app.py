@@ -18,6 +18,7 @@ from hub.accounts import account_for_login, close_login, open_login, verify_pass
 from hub.background import background
 from hub.config import ConfigError, HubConfig
 from hub.dispatch import Dispatch
+from hub.drafts import Drafts
 from hub.enrollment import enrollment_handler
 from hub.intake_api import add_routes as add_intake_routes
 from hub.personal import PersonalData
@@ -227,8 +228,11 @@ async def _connections(app: web.Application) -> AsyncIterator[None]:
     app[keys.DISPATCH] = dispatch
     sessions = Sessions(store, dispatch, relay, rules, config.session_retention_s)
     app[keys.SESSIONS] = sessions
+    vault, catalog = Vault(data_key(config)), load_catalog()
+    drafts = Drafts(redis, store, sessions, vault, catalog, config.session_retention_s)
+    app[keys.DRAFTS] = drafts
     app[keys.PERSONAL] = PersonalData(
-        redis, store, sessions, Vault(data_key(config)), load_catalog(), config.session_retention_s
+        redis, store, sessions, vault, catalog, config.session_retention_s, drafts
     )
     await relay.start()
     log.info("hub %s ready on redis %s", config.hub_id, _redacted(config.redis_url))

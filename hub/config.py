@@ -60,6 +60,14 @@ class HubConfig:
     Every hub of a deployment needs the same one. Without it a single hub makes one in
     ``data_dir/data.key`` (fine for the demo, wrong for several hubs). Never printed."""
 
+    metrics_token: str | None = field(default=None, repr=False)
+    """Bearer token that ``GET /metrics`` requires (MADOGUCHI_METRICS_TOKEN); without one the
+    endpoint does not exist (404). Never printed."""
+
+    supervision_file: Path | None = None
+    """Supervisor thresholds and the service-level target; default the shipped
+    ``hub/catalog/supervision.json`` (MADOGUCHI_SUPERVISION_FILE)."""
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> HubConfig:
         """Read ``MADOGUCHI_*`` variables; explicit ``overrides`` (from flags) win."""

@@ -17,6 +17,9 @@ Keys (besides those in :mod:`hub.store`):
                                       ``wrapup:{sid}`` by due time
 ``mdg:handle:{skill}``                list of the last 50 handling times, seconds
 ``mdg:ticketno:{branch}:{yyyymmdd}``  counter behind the human ticket numbers
+``mdg:day:{yyyymmdd}``                zset of the session ids created that day (Asia/Tokyo), by
+                                      creation time; the supervisor's figures read it instead of
+                                      scanning the keyspace. Kept :data:`DAY_INDEX_TTL_S`.
 ====================================  ===========================================================
 
 Session hash fields used here: state, history, ``{state}_at``, queue, rank, skill, priority,
@@ -31,12 +34,26 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from typing import Any, Final
 
 import redis.asyncio as aioredis
 
 from hub.lifecycle import EndReason, lua_table
 from hub.router import Rules, Specialist
+
+JST: Final = timezone(timedelta(hours=9), "JST")
+DAY_INDEX_TTL_S: Final = 8 * 86400
+"""How long a day's session index is kept: a week of daily reports, and a day's grace."""
+
+
+def day_of(now: float) -> str:
+    """The day (Asia/Tokyo) a time falls on, as ``yyyymmdd``."""
+    return datetime.fromtimestamp(now, JST).strftime("%Y%m%d")
+
+
+def day_index_key(day: str) -> str:
+    return f"mdg:day:{day}"
 
 _PRELUDE = """
 local T = %(table)s
@@ -411,6 +428,45 @@ set_spec(u, 'offline', now, '')
 if sid and sid ~= '' then append(out, offer_ticket(sid, now, timeout, depth)) end
 return out
 """,
+    # A supervisor moves a waiting ticket to another skill's queue: same rank (its place by
+    # arrival and priority), same ticket number; refused once it is offered, connected or over.
+    # ARGV: sid, to_queue, now, timeout, depth
+    "move_waiting": """
+local sid, q, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local k = skey(sid)
+local f = redis.call('HMGET', k, 'state', 'queue', 'rank')
+if not f[1] then return {'refused', 'gone'} end
+if f[1] ~= 'waiting' then return {'refused', f[1]} end
+if f[2] == q then return {'refused', 'same_queue'} end
+redis.call('ZREM', 'mdg:q:' .. f[2], sid)
+redis.call('ZADD', 'mdg:q:' .. q, f[3], sid)
+redis.call('HSET', k, 'queue', q, 'skill', q, 'moved_from', f[2])
+return append({'ok', f[2]}, offer_ticket(sid, now, tonumber(ARGV[4]), tonumber(ARGV[5])))
+""",
+    # A supervisor changes a specialist's skills: the account, the routing profile, the skill
+    # members and, when available, the availability sets (keeping their available-since).
+    # ARGV: user, skills (JSON list, sorted), now, timeout, depth
+    "set_skills": """
+local u, now = ARGV[1], tonumber(ARGV[3])
+local account = 'mdg:account:' .. u
+if redis.call('HGET', account, 'role') ~= 'specialist' then return {'refused', 'not_specialist'} end
+local k = ukey(u)
+local old = list_of(redis.call('HGET', k, 'skills'))
+for _, skill in ipairs(list_of(redis.call('HGET', account, 'skills'))) do old[#old + 1] = skill end
+for _, skill in ipairs(old) do
+  redis.call('SREM', 'mdg:skill_members:' .. skill, u)
+  redis.call('ZREM', 'mdg:avail:' .. skill, u)
+end
+redis.call('HSET', account, 'skills', ARGV[2])
+local skills = list_of(ARGV[2])
+for _, skill in ipairs(skills) do redis.call('SADD', 'mdg:skill_members:' .. skill, u) end
+if redis.call('EXISTS', k) == 0 then return {'ok'} end
+redis.call('HSET', k, 'skills', ARGV[2])
+if redis.call('HGET', k, 'state') ~= 'available' then return {'ok'} end
+local since = tonumber(redis.call('HGET', k, 'since')) or now
+for _, skill in ipairs(skills) do redis.call('ZADD', 'mdg:avail:' .. skill, since, u) end
+return append({'ok'}, offer_best_for(u, now, tonumber(ARGV[4]), tonumber(ARGV[5])))
+""",
     # ARGV: now, limit
     "claim_due": """
 local due = redis.call('ZRANGEBYSCORE', 'mdg:deadlines', '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
@@ -523,6 +579,11 @@ class Dispatch:
         )
         if reply and str(reply[0]) == "existing":
             return "existing", ((str(reply[1]), ""),)
+        index = day_index_key(day_of(now))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(index, {session_id: now})
+            pipe.expire(index, DAY_INDEX_TTL_S)
+            await pipe.execute()
         outcome = _decode(reply, 0)
         return outcome.status, outcome.offers
 
@@ -603,3 +664,19 @@ class Dispatch:
 
     async def claim_absent(self, cutoff: float, limit: int = 100) -> list[str]:
         return [str(m) for m in await self._run("claim_absent", repr(cutoff), limit)]
+
+    async def move_waiting(self, session_id: str, to_queue: str, now: float) -> Outcome:
+        """Move a waiting session to another queue, keeping its rank and ticket. Details: the
+        queue it left; refused with its state (or ``gone``, ``same_queue``)."""
+        reply = await self._run("move_waiting", session_id, to_queue, repr(now), *self._common())
+        return _decode(reply, 1)
+
+    async def set_skills(self, user: str, skills: frozenset[str], now: float) -> Outcome:
+        """Set a specialist's skills in their account and in routing at once; refused
+        (``not_specialist``) for an account that is not a specialist's."""
+        import json
+
+        reply = await self._run(
+            "set_skills", user, json.dumps(sorted(skills)), repr(now), *self._common()
+        )
+        return _decode(reply, 0)

@@ -54,7 +54,7 @@ from typing import Any, Final
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from hub import keys
+from hub import audit, keys
 from hub.accounts import Account, account_for_login
 from hub.forms import (
     FormsError,
@@ -69,6 +69,7 @@ from hub.intake import Intake, IntakeError, State
 from hub.pdf import JST, PdfError, pdf_path, write_record_pdf
 from hub.procedures import Catalog, load_catalog
 from hub.store import NoSuchSession
+from hub.vault import Vault, VaultError
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +167,7 @@ def add_routes(app: web.Application) -> None:
     """The intake's routes, and its lifetime (after the hub's Redis connection is open)."""
     app.cleanup_ctx.append(_intake)
     app.router.add_get("/api/intake/catalog", catalog)
+    app.router.add_post("/api/intake/sessions/{session_id}/submit", submit_draft)
     app.router.add_post("/api/intake/validate", validate)
     app.router.add_post("/api/intake/applications", submit)
     app.router.add_get("/api/intake/applications", list_applications)
@@ -321,6 +323,38 @@ async def submit(request: web.Request) -> web.Response:
         raise _error(400, "bad_session_id", "session_id is the id of the session")
     if not isinstance(bundle, dict):
         raise _error(400, "bad_bundle", "bundle is an object")
+    return await _submit_bundle(request, account, application_id, session_id, bundle)
+
+
+async def submit_draft(request: web.Request) -> web.Response:
+    """``POST /api/intake/sessions/{session_id}/submit {"application_id"}``: submit the session's
+    draft (:mod:`hub.drafts`) as it stands on the hub, the My Number from the sealed card read
+    included — it never travels through the browser. Idempotent on the application id."""
+    account = await _staff(request, SPECIALIST)
+    body = await _read_object(request, 4096)
+    application_id = body.get("application_id")
+    session_id = request.match_info["session_id"]
+    if not isinstance(application_id, str) or not UUID.fullmatch(application_id):
+        raise _error(400, "bad_application_id", "application_id is a lower-case UUID")
+    if not SESSION_ID.fullmatch(session_id):
+        raise _error(400, "bad_session_id", "session_id is the id of the session")
+    drafts = request.app[keys.DRAFTS]
+    try:
+        draft = await drafts.load(session_id)
+    except VaultError:
+        raise _error(503, "personal_data_unavailable", "the draft cannot be opened") from None
+    if not draft["procedures"]:
+        raise _error(422, "no_procedures", "choose the procedures first", fields=[])
+    return await _submit_bundle(request, account, application_id, session_id, drafts.bundle(draft))
+
+
+async def _submit_bundle(
+    request: web.Request,
+    account: Account,
+    application_id: str,
+    session_id: str,
+    bundle: dict[str, Any],
+) -> web.Response:
     try:
         view = await request.app[keys.STORE].get(session_id)
     except NoSuchSession:
@@ -349,6 +383,7 @@ async def submit(request: web.Request) -> web.Response:
         "terminal_id": view.terminal_id,
         **submission_record(submission, validated),
     }
+    record = _seal_numbers(record, catalog_, request.app[keys.PERSONAL].vault)
     intake = request.app[INTAKE]
     try:
         submitted = await intake.submit(
@@ -444,11 +479,65 @@ def masked(record: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]:
     return {**record, "forms": out}
 
 
+def _seal_numbers(record: dict[str, Any], catalog: Catalog, vault: Vault) -> dict[str, Any]:
+    """The record as the intake keeps it: each Individual Number masked in the forms, and sealed
+    under the data key beside them (``sealed``: ``{"procedure.field": sealed}``), so neither the
+    stream nor Redis's AOF holds it in clear."""
+    forms_ = record.get("forms") or {}
+    sealed: dict[str, str] = {}
+    app_id = str(record["application_id"])
+    for pid, values in forms_.items():
+        procedure = catalog.procedures.get(pid)
+        if procedure is None or not isinstance(values, dict):
+            continue
+        for fid, value in values.items():
+            spec = procedure.field(fid)
+            if spec is not None and spec.type == "my_number" and value:
+                sealed[f"{pid}.{fid}"] = vault.seal_text(str(value), f"intake:{app_id}:{pid}.{fid}")
+    out = masked(record, catalog)
+    if sealed:
+        out["sealed"] = sealed
+    return out
+
+
+def _open_numbers(record: dict[str, Any], vault: Vault) -> tuple[dict[str, Any], list[str]]:
+    """The record with its sealed Individual Numbers opened, and the fields opened."""
+    sealed = record.get("sealed")
+    if not isinstance(sealed, dict):
+        return record, []
+    forms_ = {pid: dict(v) for pid, v in (record.get("forms") or {}).items()}
+    app_id = str(record.get("application_id"))
+    for name, value in sealed.items():
+        pid, _, fid = name.partition(".")
+        if pid in forms_:
+            forms_[pid][fid] = vault.open_text(value, f"intake:{app_id}:{name}")
+    out = {k: v for k, v in record.items() if k != "sealed"}
+    return {**out, "forms": forms_}, list(sealed)
+
+
 async def get_application(request: web.Request) -> web.Response:
-    """Status and record; the Individual Number only for the back office, who processes it."""
+    """Status and record; the Individual Number only for the back office, who processes it
+    (opened from its seal, audited)."""
     status, record, account = await _readable(request)
     if account.role not in BACKOFFICE:
-        record = masked(record, request.app[CATALOG])
+        record = {k: v for k, v in masked(record, request.app[CATALOG]).items() if k != "sealed"}
+        return web.json_response({**status.to_json(), "record": record})
+    try:
+        record, opened = _open_numbers(record, request.app[keys.PERSONAL].vault)
+    except VaultError:
+        raise _error(
+            503, "personal_data_unavailable", "the sealed number cannot be opened"
+        ) from None
+    if opened:
+        await audit.record(
+            request.app[keys.REDIS],
+            actor=account.username,
+            role=account.role,
+            action="intake.view",
+            session_id=str(record.get("session_id", "")),
+            terminal_id=str(record.get("terminal_id", "")),
+            fields=opened,
+        )
     return web.json_response({**status.to_json(), "record": record})
 
 

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from hub.config import HubConfig
 from hub.dispatch import Dispatch
+from hub.drafts import Drafts
 from hub.personal import PersonalData
 from hub.relay import Relay
 from hub.router import Rules
@@ -23,6 +24,7 @@ RULES = web.AppKey("rules", Rules)
 DISPATCH = web.AppKey("dispatch", Dispatch)
 SESSIONS = web.AppKey("sessions", Sessions)
 PERSONAL = web.AppKey("personal", PersonalData)
+DRAFTS = web.AppKey("drafts", Drafts)
 LOCAL_PEERS: web.AppKey[dict[str, int]] = web.AppKey("local_peers")
 """``role:id`` of the peers connected to this process, with how many sockets each has."""
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")

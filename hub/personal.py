@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 
 import signaling as sig
 from hub import audit
+from hub.drafts import Drafts
 from hub.lifecycle import State
 from hub.procedures import Catalog
 from hub.sessions import Refused, Sessions
@@ -46,6 +47,7 @@ class PersonalData:
         vault: Vault,
         catalog: Catalog,
         retention_s: int,
+        drafts: Drafts,
     ) -> None:
         self.redis = redis
         self.store = store
@@ -53,6 +55,7 @@ class PersonalData:
         self.vault = vault
         self.catalog = catalog
         self.retention_s = retention_s
+        self.drafts = drafts
 
     # -- what the session needs ----------------------------------------------------------------
 
@@ -74,6 +77,7 @@ class PersonalData:
         log.info("session %s: procedures %s by %s", view.id, ",".join(message.procedures), user)
         for member in view.staff:
             await self.sessions.to_staff(member, message)
+        await self.drafts.set_procedures(view, message)
 
     async def needs_my_number(self, session_id: str) -> bool:
         raw = await self.redis.hget(session_key(session_id), "procedures") or ""
@@ -167,6 +171,7 @@ class PersonalData:
         )
         for member in view.staff:
             await self.sessions.to_staff(member, data)
+        await self.drafts.apply_card(view, {**items, "my_number": message.my_number})
 
     async def card_data(self, user: str, session_id: str) -> sig.CardData | None:
         """The card's items for a staff member who (re)joins the session; audited as a view."""

@@ -276,6 +276,16 @@ async def _dispatch(
             await sessions.device_status(user, message, now)
         case sig.SessionProcedures():
             await app[keys.PERSONAL].select_procedures(user, message, now)
+        case sig.FormEdit():
+            await app[keys.DRAFTS].edit(user, message)
+        case sig.FormReview():
+            await app[keys.DRAFTS].review(user, message)
+        case sig.FormConfirm():
+            await app[keys.DRAFTS].confirm(user, message)
+        case sig.FormSign():
+            await app[keys.DRAFTS].sign_request(user, message)
+        case sig.FormSignature():
+            await app[keys.DRAFTS].signature(user, message)
         case sig.CardRequest():
             await app[keys.PERSONAL].request(user, message, now)
         case sig.CardCancel():

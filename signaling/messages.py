@@ -472,6 +472,95 @@ class SessionProcedures:
     procedures: tuple[str, ...] = _idents()
 
 
+# -- the forms, filled together ------------------------------------------------------------------
+
+_FIELD_NAME = r"(shared\.[a-z0-9_]{1,48}|form\.[a-z0-9_]{1,48}\.[a-z0-9_]{1,48})"
+
+
+@dataclass(frozen=True)
+class FormEdit:
+    """Staff -> hub: set one value of the session's draft. ``field`` is ``shared.{key}`` (a value
+    every form of the bundle shares) or ``form.{procedure}.{field}``; ``value`` is JSON (text, a
+    number, yes/no, a list of household members, or null to clear); ``base`` is the field's
+    version this edit was made on: if it changed meanwhile the edit is refused
+    (``edit_conflict``) and the editor gets the current draft."""
+
+    type: ClassVar[str] = "form.edit"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    session_id: str = _ident()
+    field: str = _match(_FIELD_NAME, 120)
+    value: str = _text(8000)
+    base: int = _int(0, 1_000_000_000)
+
+
+@dataclass(frozen=True)
+class FormState:
+    """Hub -> the session's staff: the draft after a change (JSON: life event, procedures,
+    values with source and version, confirmations, signed); the My Number masked."""
+
+    type: ClassVar[str] = "form.state"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    session_id: str = _ident()
+    version: int = _int(0, 1_000_000_000)
+    draft: str = _text(60_000)
+
+
+@dataclass(frozen=True)
+class FormReview:
+    """Staff -> hub: show this form to the resident on the kiosk to confirm."""
+
+    type: ClassVar[str] = "form.review"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    session_id: str = _ident()
+    procedure: str = _ident()
+
+
+@dataclass(frozen=True)
+class FormShow:
+    """Hub -> terminal: the form the resident reviews, in words (JSON: title, index, count,
+    fields with label, value and whether it came from the card); sent again on every change."""
+
+    type: ClassVar[str] = "form.show"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    session_id: str = _ident()
+    procedure: str = _ident()
+    view: str = _text(30_000)
+
+
+@dataclass(frozen=True)
+class FormConfirm:
+    """Terminal -> hub -> staff: the resident confirmed the form (or asks about it)."""
+
+    type: ClassVar[str] = "form.confirm"
+    senders: ClassVar[frozenset[str]] = frozenset({"terminal"})
+    session_id: str = _ident()
+    procedure: str = _ident()
+    confirmed: bool = True
+
+
+@dataclass(frozen=True)
+class FormSign:
+    """Staff -> hub -> terminal: ask the resident to sign, once for the bundle, when every form
+    is confirmed."""
+
+    type: ClassVar[str] = "form.sign"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    session_id: str = _ident()
+
+
+@dataclass(frozen=True)
+class FormSignature:
+    """Terminal -> hub: the resident's signature as strokes (JSON: lists of [x, y, t] points in a
+    ``width`` x ``height`` box); kept with the application."""
+
+    type: ClassVar[str] = "form.signature"
+    senders: ClassVar[frozenset[str]] = frozenset({"terminal"})
+    session_id: str = _ident()
+    width: int = _int(1, 4000)
+    height: int = _int(1, 4000)
+    strokes: str = _text(60_000)
+
+
 # -- the My Number card ----------------------------------------------------------------------------
 
 CARD_STEPS: Final = frozenset({"insert", "pin", "reading", "done", "error", "cancelled"})
@@ -583,6 +672,54 @@ class CardRevealed:
     my_number: str = _match(r"\d{12}", 12)
 
 
+# -- the supervisor ---------------------------------------------------------------------------------
+
+MAX_SNAPSHOT_CHARS: Final = 60_000
+"""A supervisor snapshot's JSON at most; the hub trims its lists to stay within a message."""
+
+
+@dataclass(frozen=True)
+class SupervisorSnapshot:
+    """Hub -> supervisors: the live load and the day's figures (JSON, see ``hub.supervision``),
+    at most once a second and only when something changed."""
+
+    type: ClassVar[str] = "supervisor.snapshot"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    snapshot: str = _text(MAX_SNAPSHOT_CHARS)
+
+
+@dataclass(frozen=True)
+class SupervisorSetState:
+    """Supervisor -> hub: make a specialist available or away (refused while they are ringing,
+    busy or wrapping up, and when they are not connected)."""
+
+    type: ClassVar[str] = "supervisor.set_state"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    user: str = _ident()
+    state: str = _choice(SPECIALIST_SETTABLE)
+
+
+@dataclass(frozen=True)
+class SupervisorSetSkills:
+    """Supervisor -> hub: what a specialist handles from now on (their account and routing)."""
+
+    type: ClassVar[str] = "supervisor.set_skills"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    user: str = _ident()
+    skills: tuple[str, ...] = field(metadata={"pattern": _IDENT, "max_len": 64, "max_items": 16})
+
+
+@dataclass(frozen=True)
+class SupervisorMoveTicket:
+    """Supervisor -> hub: move a waiting ticket to another skill's queue; it keeps its place (by
+    arrival and priority) and its number. Refused once it is no longer waiting."""
+
+    type: ClassVar[str] = "supervisor.move_ticket"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    session_id: str = _ident()
+    to_skill: str = _ident()
+
+
 Message: TypeAlias = (
     Hello
     | ErrorReply
@@ -604,6 +741,13 @@ Message: TypeAlias = (
     | SessionHold
     | SessionRating
     | SessionProcedures
+    | FormEdit
+    | FormState
+    | FormReview
+    | FormShow
+    | FormConfirm
+    | FormSign
+    | FormSignature
     | CardRequest
     | CardCancel
     | CardStatus
@@ -623,6 +767,10 @@ Message: TypeAlias = (
     | PeerLeft
     | SessionEnd
     | SessionEnded
+    | SupervisorSnapshot
+    | SupervisorSetState
+    | SupervisorSetSkills
+    | SupervisorMoveTicket
 )
 
 _TYPES: Final[dict[str, type[Message]]] = {cls.type: cls for cls in typing.get_args(Message)}

@@ -231,12 +231,13 @@ function renderDocument(task) {
 }
 
 function renderReview(task) {
-  $("review-title").textContent = `${task.title ?? ""} ${t("review_of")(task.index ?? 1, task.count ?? 1)}`;
+  const words = (x) => (typeof x === "string" ? x : x?.[lang] ?? x?.ja ?? "");
+  $("review-title").textContent = `${words(task.title)} ${t("review_of")(task.index ?? 1, task.count ?? 1)}`;
   const dl = $("review-fields");
   dl.replaceChildren();
   for (const f of task.fields ?? []) {
     const dt = document.createElement("dt");
-    dt.textContent = f.label;
+    dt.textContent = words(f.label);
     const dd = document.createElement("dd");
     dd.textContent = f.value ?? "";
     if (f.from_card) {
@@ -344,8 +345,8 @@ $("doc-capture").addEventListener("click", async () => {
 });
 
 // -- review and signature
-$("review-ok").addEventListener("click", () => post("/api/review", { confirmed: true, form: last?.task?.form }));
-$("review-ask").addEventListener("click", () => post("/api/review", { confirmed: false, form: last?.task?.form }));
+$("review-ok").addEventListener("click", () => post("/api/review", { confirmed: true, form: last?.task?.procedure }));
+$("review-ask").addEventListener("click", () => post("/api/review", { confirmed: false, form: last?.task?.procedure }));
 const pad = $("sign-pad");
 let strokes = [];
 let drawing = null;

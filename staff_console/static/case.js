@@ -10,6 +10,10 @@ const TEXT = {
     shared_title: "本人情報（各申請書に共通）", forms_title: "申請書", from_card: "カード",
     from_staff: "職員入力", needs_entry: "要入力（カードから読めませんでした）", reveal: "表示",
     hide: "隠す", number_masked: (last4) => `●●●● ●●●● ${last4}`, none: "—",
+    review: "住民に確認してもらう", confirmed: "確認済", not_confirmed: "未確認", asked: "住民が質問しています",
+    sign: "署名を依頼", signed: "署名済", submit: "申請を送信", submitted: (n, a) => `送信しました（受付 ${n}）。記入を省いた項目 ${a}`,
+    invalid: (n) => `${n} か所を直してください`, conflict: "他の職員が先に変更しました。新しい値をご確認ください。",
+    "err.not_confirmed": "すべての申請書を住民に確認してもらってから署名を依頼してください",
     "step.insert": "住民の方にカードを置いていただいています…",
     "step.pin": (n) => `住民の方が暗証番号を入力中です（残り ${n} 回）`,
     "step.reading": "読み取り中…", "step.done": "読み取りました。",
@@ -29,6 +33,10 @@ const TEXT = {
     shared_title: "Resident (shared by every form)", forms_title: "Forms", from_card: "card",
     from_staff: "staff", needs_entry: "enter by hand (the card did not decode)", reveal: "Show",
     hide: "Hide", number_masked: (last4) => `•••• •••• ${last4}`, none: "—",
+    review: "Ask the resident to check", confirmed: "confirmed", not_confirmed: "not confirmed", asked: "the resident has a question",
+    sign: "Ask for the signature", signed: "signed", submit: "Submit", submitted: (n, a) => `Submitted (${n}). Entries avoided: ${a}`,
+    invalid: (n) => `${n} field(s) to correct`, conflict: "A colleague changed this first. Please check the new value.",
+    "err.not_confirmed": "The resident confirms every form before signing",
     "step.insert": "The resident is placing the card…",
     "step.pin": (n) => `The resident is typing the PIN (${n} tries left)`,
     "step.reading": "Reading…", "step.done": "Read.",
@@ -50,6 +58,8 @@ const el = (tag, { dataset, ...props } = {}, ...children) => {
   return node;
 };
 
+const FORM_REFS = new Set(["card.request", "session.procedures", "card.reveal", "form.edit", "form.review", "form.sign"]);
+
 export class CasePanel {
   constructor(root, { send, lang }) {
     this.root = root;
@@ -70,10 +80,13 @@ export class CasePanel {
     this.card = null;            // card.data (no My Number in it)
     this.cardStep = null;        // the last card.status
     this.revealed = null;        // the My Number, while shown
-    this.shared = {};            // shared key -> { value, source: "card" | "staff" }
-    this.values = {};            // procedure id -> field id -> value
     this.lastError = null;
     this.marks = {};             // epoch ms of the card read's steps, for the benchmark
+    this.draft = null;           // the hub's draft (form.state): values with source and version
+    this.issues = {};            // field name -> message, from the last submission attempt
+    this.asked = {};             // procedure -> the resident asked about it
+    this.applicationId = null;   // one per session: a retried submission lands once
+    this.result = null;
     this.root.hidden = session === null;
   }
 
@@ -123,28 +136,34 @@ export class CasePanel {
     return keys.map((k) => this.catalog.shared_keys.find((s) => s.key === k)).filter(Boolean);
   }
 
-  // -- the card ----------------------------------------------------------------------------------
+  // -- the card and the draft ---------------------------------------------------------------------
 
   applyCard(data) {
     this.card = data;
     this.revealed = null;
-    const redirect = this.event()?.card ?? {};  // e.g. at 転入 the card shows the previous address
-    for (const attr of ["name", "address", "birth_date", "sex"]) {
-      const key = redirect[attr] ?? this.catalog?.shared_keys.find((s) => s.card === attr)?.key ?? attr;
-      if (data[attr] != null) this.shared[key] = { value: data[attr], source: "card" };
-      else if ((data.flagged ?? []).includes(attr)) this.shared[key] = { value: "", source: "needs_entry" };
-    }
-    if (data.has_my_number) this.shared.my_number = { value: null, source: "card", last4: data.my_number_last4 };
+  }
+
+  value(name) { return this.draft?.values?.[name] ?? null; }
+
+  cardKey(attr) {
+    const redirect = this.event()?.card ?? {};  // at 転入 the card shows the previous address
+    return redirect[attr] ?? this.catalog?.shared_keys.find((s) => s.card === attr)?.key ?? attr;
+  }
+
+  sourceOf(name) {
+    const entry = this.value(name);
+    if (entry) return entry.source;
+    const flagged = (this.card?.flagged ?? []).map((a) => `shared.${this.cardKey(a)}`);
+    return flagged.includes(name) ? "needs_entry" : null;
   }
 
   onMessage(msg) {
-    if (!this.session || msg.session_id !== this.session.id) {
-      if (msg.type === "error" && ["card.request", "session.procedures", "card.reveal"].includes(msg.ref_type)) {
-        this.lastError = msg.code;
-        this.render();
-      }
+    if (msg.type === "error" && this.session && FORM_REFS.has(msg.ref_type)) {
+      this.lastError = msg.code;
+      this.render();
       return;
     }
+    if (!this.session || msg.session_id !== this.session.id) return;
     switch (msg.type) {
       case "session.procedures":
         this.lifeEvent = msg.life_event;
@@ -154,11 +173,53 @@ export class CasePanel {
         this.cardStep = msg;
         this.marks[`${msg.step}At`] ??= Date.now();
         break;
-      case "card.data": this.applyCard(msg); this.render(); this.marks.prefilledAt = Date.now(); break;
+      case "card.data": this.applyCard(msg); break;
       case "card.revealed": this.revealed = msg.my_number; break;
+      case "form.state": {
+        if (this.draft && msg.version < this.draft.version) return;
+        this.draft = { ...JSON.parse(msg.draft), version: msg.version };
+        if (this.draft.procedures.length) this.chosen = this.draft.procedures;
+        this.lifeEvent = this.draft.life_event ?? this.lifeEvent;
+        if (Object.values(this.draft.values).some((v) => v.source === "card")) this.marks.prefilledAt ??= Date.now();
+        break;
+      }
+      case "form.confirm": this.asked[msg.procedure] = !msg.confirmed; break;
       default: return;
     }
     this.lastError = null;
+    this.render();
+  }
+
+  edit(name, value) {
+    const base = this.value(name)?.ver ?? 0;
+    this.send({ type: "form.edit", session_id: this.session.id, field: name, value: JSON.stringify(value), base });
+  }
+
+  async submit() {
+    this.applicationId ??= crypto.randomUUID();
+    this.result = { pending: true };
+    this.render();
+    for (let attempt = 0; attempt < 5; attempt++) {  // the same id: a retry lands once
+      try {
+        const res = await fetch(`/api/intake/sessions/${this.session.id}/submit`, {
+          method: "POST", headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ application_id: this.applicationId }),
+        });
+        const body = await res.json();
+        this.issues = {};
+        if (res.ok) this.result = body;
+        else {
+          this.result = { error: body.error, count: (body.fields ?? []).length };
+          for (const f of body.fields ?? []) {
+            const name = f.form ? `form.${f.form}.${f.field}` : `shared.${f.field}`;
+            this.issues[name] = f[this.lang()] ?? f.ja;
+          }
+        }
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+      }
+    }
     this.render();
   }
 
@@ -167,13 +228,21 @@ export class CasePanel {
   render() {
     const root = this.root;
     if (!this.session || !this.catalog) { root.replaceChildren(); return; }
+    // Keep what is being typed: a re-render after a colleague's change must not eat it.
+    const focused = root.contains(document.activeElement) ? document.activeElement : null;
+    const typing = focused?.dataset.name ? { name: focused.dataset.name, value: focused.value } : null;
     root.replaceChildren(
       el("h3", { textContent: this.t("case_title") }),
       this.renderChooser(),
       this.renderCard(),
       this.chosen ? this.renderShared() : null,
       this.chosen ? this.renderForms() : null,
+      this.chosen ? this.renderActions() : null,
     );
+    if (typing) {
+      const again = root.querySelector(`[data-name="${CSS.escape(typing.name)}"]`);
+      if (again) { again.value = typing.value; again.focus(); }
+    }
   }
 
   renderChooser() {
@@ -182,7 +251,7 @@ export class CasePanel {
     for (const e of this.catalog.life_events) {
       select.add(new Option(this.label(e), e.id, false, e.id === this.lifeEvent));
     }
-    select.addEventListener("change", () => { this.lifeEvent = select.value; this.render(); });
+    select.addEventListener("change", () => { this.lifeEvent = select.value; this.chosen = null; this.render(); });
     box.append(select);
     const event = this.event();
     const conditions = new Set(event?.procedures.flatMap((p) => p.when ?? []) ?? []);
@@ -229,10 +298,12 @@ export class CasePanel {
       text = typeof s === "function" ? s(step.tries_left ?? "?") : s;
       if (step.error) text += (step.step === "error" ? "" : " — ") + (this.t("errors")[step.error] ?? step.error);
     }
-    if (this.lastError) text = this.t("errors")[this.lastError] ?? this.lastError;
+    const problem = this.lastError;
+    if (problem) text = this.t("errors")[problem] ?? this.t(`err.${problem}`) ?? problem;
+    if (problem === "edit_conflict") text = this.t("conflict");
     box.append(el("label", { className: "check" }, withNumber, " ", this.t("with_number")), read, cancel,
                el("p", { id: "card-state", role: "status", textContent: text,
-                         className: step?.error || this.lastError ? "error" : "" }));
+                         className: step?.error || problem ? "error" : "" }));
     box.dataset.step = step?.step ?? "";
     return box;
   }
@@ -243,41 +314,56 @@ export class CasePanel {
     return el("span", { className: `badge ${source}`, textContent: this.t(key) });
   }
 
-  renderValue(key, entry, editable) {
-    if (key === "my_number") {
-      const shown = this.revealed;
-      const out = el("span", { className: "my-number", id: "my-number",
-                               textContent: shown ?? (entry?.last4 ? this.t("number_masked")(entry.last4) : this.t("none")) });
-      const toggle = el("button", { type: "button", className: "secondary small", id: "reveal-number",
-                                    textContent: this.t(shown ? "hide" : "reveal"), hidden: !entry?.last4 });
-      toggle.addEventListener("click", () => {
-        if (this.revealed) { this.revealed = null; this.render(); }
-        else this.send({ type: "card.reveal", session_id: this.session.id });
-      });
-      return el("span", {}, out, " ", toggle);
-    }
-    const spec = this.catalog.shared_keys.find((x) => x.key === key);
-    const shown = (v) => this.label(spec?.options?.find((o) => o.value === v)) || (v ?? "");
-    if (!editable) return el("span", { className: "value", textContent: shown(entry?.value) });
-    if (spec?.options?.length) {
-      const select = el("select", { dataset: { key } });
+  myNumber() {
+    const entry = this.value("shared.my_number");
+    const last4 = this.card?.my_number_last4 ?? entry?.value?.slice(-4);
+    const out = el("span", { className: "my-number", id: "my-number",
+                             textContent: this.revealed ?? (entry ? this.t("number_masked")(last4) : this.t("none")) });
+    const toggle = el("button", { type: "button", className: "secondary small", id: "reveal-number",
+                                  textContent: this.t(this.revealed ? "hide" : "reveal"), hidden: !entry || !this.card?.has_my_number });
+    toggle.addEventListener("click", () => {
+      if (this.revealed) { this.revealed = null; this.render(); }
+      else this.send({ type: "card.reveal", session_id: this.session.id });
+    });
+    return el("span", {}, out, " ", toggle);
+  }
+
+  input(name, spec, editable) {
+    if (spec.type === "my_number") return this.myNumber();
+    const entry = this.value(name);
+    const current = entry?.value ?? "";
+    const words = (v) => this.label(spec.options?.find((o) => o.value === v)) || (v ?? "");
+    if (!editable) return el("span", { className: "value", textContent: Array.isArray(current) ? `${current.length}` : words(current) });
+    if (spec.options?.length) {
+      const select = el("select", { dataset: { name } });
       select.add(new Option("—", ""));
-      for (const o of spec.options) select.add(new Option(this.label(o), o.value, false, o.value === entry?.value));
-      select.addEventListener("change", () => { this.shared[key] = { value: select.value, source: "staff" }; this.render(); });
+      for (const o of spec.options) select.add(new Option(this.label(o), o.value, false, o.value === current));
+      select.addEventListener("change", () => this.edit(name, select.value || null));
       return select;
     }
-    const input = el("input", { value: entry?.value ?? "", dataset: { key } });
-    input.addEventListener("change", () => { this.shared[key] = { value: input.value, source: "staff" }; this.render(); });
+    if (spec.type === "boolean") {
+      const box = el("input", { type: "checkbox", checked: current === true, dataset: { name } });
+      box.addEventListener("change", () => this.edit(name, box.checked));
+      return box;
+    }
+    if (spec.type === "household") {
+      return el("span", { className: "value", textContent: `${Array.isArray(current) ? current.length : 0}` });
+    }
+    const input = el("input", { value: current, dataset: { name } });
+    input.addEventListener("change", () => this.edit(name, input.value.trim() || null));
     return input;
+  }
+
+  field(name, spec, { editable, required }) {
+    return el("label", { className: "field", dataset: { field: name, source: this.sourceOf(name) ?? "" } },
+      el("span", { textContent: this.label(spec) + (required ? " *" : "") }),
+      this.input(name, spec, editable), this.badge(this.sourceOf(name)),
+      this.issues[name] ? el("em", { className: "issue", textContent: this.issues[name] }) : null);
   }
 
   renderShared() {
     const box = el("fieldset", { className: "shared", id: "shared-fields" }, el("legend", { textContent: this.t("shared_title") }));
-    for (const s of this.sharedKeys()) {
-      const entry = this.shared[s.key];
-      box.append(el("label", { className: "field", dataset: { key: s.key, source: entry?.source ?? "" } },
-        el("span", { textContent: this.label(s) }), this.renderValue(s.key, entry, true), this.badge(entry?.source)));
-    }
+    for (const s of this.sharedKeys()) box.append(this.field(`shared.${s.key}`, s, { editable: true }));
     return box;
   }
 
@@ -286,33 +372,58 @@ export class CasePanel {
     for (const id of this.chosen) {
       const p = this.procedure(id);
       if (!p) continue;
-      const form = el("fieldset", { className: "form", dataset: { procedure: id } }, el("legend", { textContent: this.label(p) }));
+      const confirmed = Boolean(this.draft?.confirmed?.[id]);
+      const review = el("button", { type: "button", className: "secondary small", textContent: this.t("review"),
+                                    dataset: { review: id } });
+      review.addEventListener("click", () => this.send({ type: "form.review", session_id: this.session.id, procedure: id }));
+      const state = el("span", { className: `badge ${confirmed ? "card" : "staff"}`, dataset: { confirmed: String(confirmed) },
+                                 textContent: this.asked[id] ? this.t("asked") : this.t(confirmed ? "confirmed" : "not_confirmed") });
+      const form = el("fieldset", { className: "form", dataset: { procedure: id } },
+                      el("legend", {}, this.label(p), " ", state, " ", review));
       for (const f of p.fields) {
-        const entry = f.shared_key ? this.shared[f.shared_key] : null;
-        const value = f.shared_key ? this.renderValue(f.shared_key, entry, false)
-          : el("input", { value: this.values[id]?.[f.id] ?? "", dataset: { field: f.id } });
-        form.append(el("label", { className: "field", dataset: { field: f.id, source: entry?.source ?? "" } },
-          el("span", { textContent: this.label(f) + (f.required ? " *" : "") }), value, this.badge(entry?.source)));
+        const name = f.shared_key ? `shared.${f.shared_key}` : `form.${id}.${f.id}`;
+        form.append(this.field(name, f, { editable: !f.shared_key, required: f.required }));
       }
       box.append(form);
     }
     return box;
   }
 
-  // For tests: what the panel holds, without the My Number unless revealed.
+  renderActions() {
+    const all = (this.chosen ?? []).every((id) => this.draft?.confirmed?.[id]);
+    const sign = el("button", { type: "button", id: "ask-signature", className: "secondary",
+                                textContent: this.t("sign"), disabled: !all || !this.draft });
+    sign.addEventListener("click", () => this.send({ type: "form.sign", session_id: this.session.id }));
+    const submit = el("button", { type: "button", id: "submit-application", textContent: this.t("submit"),
+                                  disabled: !this.draft?.signed || this.result?.pending });
+    submit.addEventListener("click", () => this.submit());
+    let text = "";
+    if (this.result?.application_id) text = this.t("submitted")(this.result.entry_id, this.result.entries?.avoided ?? "?");
+    else if (this.result?.error) text = this.result.count ? this.t("invalid")(this.result.count) : this.result.error;
+    return el("div", { className: "case-actions" }, sign,
+              el("span", { className: "badge card", textContent: this.t("signed"), hidden: !this.draft?.signed }),
+              submit, el("p", { id: "submit-state", role: "status", textContent: text }));
+  }
+
+  // For tests: what the panel holds (the My Number only as the hub masked it, unless revealed).
   snapshot() {
     const forms = {};
+    const shared = {};
+    for (const s of this.sharedKeys()) {
+      const e = this.value(`shared.${s.key}`);
+      if (e) shared[s.key] = { value: e.value, source: e.source };
+    }
     for (const id of this.chosen ?? []) {
       forms[id] = {};
       for (const f of this.procedure(id)?.fields ?? []) {
-        if (f.shared_key && this.shared[f.shared_key]) {
-          const e = this.shared[f.shared_key];
-          forms[id][f.id] = { value: e.value, source: e.source };
-        }
+        const e = this.value(f.shared_key ? `shared.${f.shared_key}` : `form.${id}.${f.id}`);
+        if (e) forms[id][f.id] = { value: e.value, source: e.source };
       }
     }
     return { lifeEvent: this.lifeEvent, chosen: this.chosen, cardStep: this.cardStep?.step ?? null,
-             cardError: this.cardStep?.error ?? this.lastError, shared: structuredClone(this.shared),
-             revealed: this.revealed !== null, forms, marks: { ...this.marks } };
+             cardError: this.cardStep?.error ?? this.lastError, shared, revealed: this.revealed !== null,
+             forms, marks: { ...this.marks }, version: this.draft?.version ?? 0,
+             confirmed: { ...(this.draft?.confirmed ?? {}) }, signed: Boolean(this.draft?.signed),
+             result: this.result, issues: { ...this.issues } };
   }
 }

@@ -57,6 +57,14 @@ EXAMPLES: list[sig.Message] = [
     sig.SessionProcedures(
         session_id="s-1", life_event="tennyu", procedures=("tennyu_todoke", "kokuho_shikaku")
     ),
+    sig.FormEdit(session_id="s-1", field="shared.name_kana", value='"バンゴウ ハナコ"', base=3),
+    sig.FormEdit(session_id="s-1", field="form.tennyu_todoke.move_date", value="null", base=0),
+    sig.FormState(session_id="s-1", version=7, draft='{"values": {}}'),
+    sig.FormReview(session_id="s-1", procedure="tennyu_todoke"),
+    sig.FormShow(session_id="s-1", procedure="tennyu_todoke", view='{"fields": []}'),
+    sig.FormConfirm(session_id="s-1", procedure="tennyu_todoke", confirmed=False),
+    sig.FormSign(session_id="s-1"),
+    sig.FormSignature(session_id="s-1", width=1200, height=400, strokes="[[[1, 2, 0]]]"),
     sig.CardRequest(session_id="s-1", with_number=True),
     sig.CardCancel(session_id="s-1"),
     sig.CardStatus(session_id="s-1", step="pin", tries_left=2, error="wrong_pin"),
@@ -98,6 +106,11 @@ EXAMPLES: list[sig.Message] = [
     sig.PeerLeft(session_id="s-1", peer_id="suzuki"),
     sig.SessionEnd(session_id="s-1", reason="completed"),
     sig.SessionEnded(session_id="s-1", reason="abandoned"),
+    sig.SupervisorSnapshot(snapshot='{"today": {"served": 3}, "alerts": []}'),
+    sig.SupervisorSetState(user="suzuki", state="away"),
+    sig.SupervisorSetSkills(user="suzuki", skills=("juumin", "zei")),
+    sig.SupervisorSetSkills(user="tanaka", skills=()),
+    sig.SupervisorMoveTicket(session_id="s-1", to_skill="zei"),
 ]
 
 
@@ -170,9 +183,13 @@ def test_error_is_a_signaling_error_with_a_stable_code() -> None:
     assert info.value.code == "bad_json"
 
 
+def _nested(children: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.lists(children) | st.dictionaries(st.text(), children)
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    _nested,
     max_leaves=20,
 )
 

@@ -1,0 +1,107 @@
+"""The forms filled together, seen by both sides: the specialist fills in the console (prefilled
+from the card), the resident checks the form in large text on the kiosk and signs on its pad, and
+the application lands in the central intake once — with the My Number never in a browser."""
+
+from __future__ import annotations
+
+import json
+
+import redis
+from playwright.sync_api import Page
+
+from branch_client.card.software_card import DEMO_NAME, DEMO_PIN
+from hub.local_deployment import LocalDeployment
+from tests.branch_client.card.conftest import InsertCard, insert_card, pcscd  # noqa: F401
+from tests.e2e.test_call import wait_js
+from tests.e2e.waiting import wait_for
+
+FORM = "juuminhyou_koufu"
+
+
+def test_fill_review_sign_submit(
+    deployment: LocalDeployment,
+    specialist_page: Page,
+    insert_card: InsertCard,  # noqa: F811
+) -> None:
+    branch, page = deployment.branch, specialist_page
+    assert branch is not None and deployment.redis is not None
+    kiosk = page.context.browser.new_context(viewport={"width": 1280, "height": 800}).new_page()  # type: ignore[union-attr]
+    kiosk.goto(branch.kiosk_url + "/")
+    kiosk.click("button[data-purpose=certificate]")
+    kiosk.click("#check-ok")
+    wait_for(lambda: branch.status()["phase"] == "waiting", "the resident to wait")
+    page.click("#ready")
+    page.wait_for_selector("#ring:not([hidden])")
+    page.click("#accept")
+    page.wait_for_selector("#case:not([hidden]) #apply-procedures")
+    assert page.input_value("#life-event") == "shoumeisho"
+    page.uncheck("input[name=procedure][value=zei_shoumei]")
+    page.click("#apply-procedures")
+    wait_js(page, f"window.madoguchiConsole.case.chosen?.join() === '{FORM}'")
+
+    # The card fills name, birth date and address (no My Number: this form does not need it).
+    insert_card()
+    page.click("#card-read")
+    kiosk.wait_for_selector("#pin-form:not([hidden])")
+    for digit in DEMO_PIN:
+        kiosk.click(f".keypad [data-key='{digit}']")
+    kiosk.click(".keypad .key-ok")
+    wait_js(page, "window.madoguchiConsole.case.shared.name?.source === 'card'")
+
+    # The specialist fills the form's own fields.
+    def choose(field: str, value: str) -> None:
+        before = page.evaluate("window.madoguchiConsole.case.version")
+        page.select_option(f"[data-name='form.{FORM}.{field}']", value)
+        wait_js(page, f"window.madoguchiConsole.case.version > {before}")
+
+    choose("certificate", "juuminhyou")
+    choose("scope", "self")
+    choose("purpose", "work")
+    before = page.evaluate("window.madoguchiConsole.case.version")
+    page.fill(f"[data-name='form.{FORM}.copies']", "2")
+    page.press(f"[data-name='form.{FORM}.copies']", "Tab")
+    wait_js(page, f"window.madoguchiConsole.case.version > {before}")
+    case = page.evaluate("window.madoguchiConsole.case")
+    assert case["forms"][FORM]["name"] == {"value": DEMO_NAME, "source": "card"}
+    assert case["forms"][FORM]["copies"] == {"value": "2", "source": "staff"}
+
+    # The resident reviews it on the kiosk, in large text, and confirms.
+    page.click(f"button[data-review={FORM}]")
+    kiosk.wait_for_selector("#screen-review:not([hidden])")
+    review = kiosk.inner_text("#review-fields")
+    assert DEMO_NAME in review and "カードから" in review and "住民票の写し" in review
+    kiosk.click("#review-ok")
+    wait_js(page, f"window.madoguchiConsole.case.confirmed['{FORM}'] === true")
+    kiosk.wait_for_selector("#screen-call:not([hidden])")
+
+    # Then signs once on the pad.
+    page.click("#ask-signature")
+    kiosk.wait_for_selector("#screen-sign:not([hidden])")
+    pad = kiosk.locator("#sign-pad").bounding_box()
+    assert pad is not None
+    kiosk.mouse.move(pad["x"] + 60, pad["y"] + 80)
+    kiosk.mouse.down()
+    for i in range(1, 20):
+        kiosk.mouse.move(pad["x"] + 60 + i * 25, pad["y"] + 80 + (i % 5) * 12)
+    kiosk.mouse.up()
+    kiosk.click("#sign-ok")
+    wait_js(page, "window.madoguchiConsole.case.signed === true")
+    kiosk.wait_for_selector("#screen-call:not([hidden])")
+
+    # Submitted once to the intake; a second press does not submit twice.
+    page.click("#submit-application")
+    wait_js(page, "window.madoguchiConsole.case.result && !window.madoguchiConsole.case.result.pending")
+    result = page.evaluate("window.madoguchiConsole.case.result")
+    assert "application_id" in result, (result, page.evaluate("window.madoguchiConsole.case.issues"))
+    assert result["created"] is True and result["entries"]["avoided"] > 0
+    assert result["entries"]["resident"] == 1  # the signature; nothing written by hand
+    page.click("#submit-application")
+    wait_js(page, "window.madoguchiConsole.case.result?.created === false")
+    client = redis.Redis(port=deployment.redis.port, decode_responses=True)
+    entries = client.xrange("mdg:intake:stream")
+    client.close()
+    assert len(entries) == 1
+    record = json.loads(entries[0][1]["payload"])
+    assert record["forms"][FORM]["name"] == DEMO_NAME.replace("\u3000", " ")  # normalised
+    assert record["provenance"][FORM]["name"] == "card"
+    assert record["signature"]["strokes"]
