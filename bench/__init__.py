@@ -15,6 +15,7 @@ BENCHMARKS = {
     "kiosk-video": "bench.kiosk_video",
     "card-read": "bench.card_read",
     "intake": "bench.intake",
+    "scan": "bench.scan",
 }
 """Benchmark name -> module with ``run(runs, verbose) -> dict``."""
 

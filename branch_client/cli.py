@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--camera", help="face camera: synthetic")
     parser.add_argument("--audio", help="microphone and speaker: synthetic")
     parser.add_argument(
+        "--doc-camera", help="document camera: synthetic, a directory of pictures, or an index"
+    )
+    parser.add_argument(
         "--card-reader", help="card reader: auto (the one holding a card), a reader name, none"
     )
     parser.add_argument(
@@ -109,6 +112,7 @@ def main(args: argparse.Namespace) -> int:
         audio=args.audio,
         ice_hosts=args.ice_hosts,
         card_reader=args.card_reader,
+        doc_camera=args.doc_camera,
         start_purpose=args.start_purpose,
     )
     asyncio.run(serve(config))

@@ -53,6 +53,10 @@ class BranchConfig:
     start_purpose: str | None = None
     """Start a session for this purpose as soon as the hub answers (``--start PURPOSE``)."""
 
+    doc_camera: str = "synthetic"
+    """Document camera: ``synthetic`` (sample documents on a desk), a directory of pictures (each
+    still is the next file), or a device index (MADOGUCHI_DOC_CAMERA)."""
+
     card_reader: str = "auto"
     """My Number card reader: ``auto`` (the one holding a card), a PC/SC reader name, or
     ``none`` (MADOGUCHI_CARD_READER)."""
@@ -77,7 +81,7 @@ class BranchConfig:
             "hub_url": str(hub_url).rstrip("/"),
             "token": Secret(str(token)),
         }
-        for name in ("kiosk_host", "camera", "audio", "start_purpose", "card_reader"):
+        for name in ("kiosk_host", "camera", "audio", "start_purpose", "card_reader", "doc_camera"):
             raw = given.get(name, env.get(f"MADOGUCHI_{name.upper()}"))
             if raw is not None:
                 values[name] = str(raw)

@@ -130,6 +130,21 @@ async def sign(request: web.Request) -> web.Response:
     return web.json_response(request.app[TERMINAL].snapshot())
 
 
+async def document_capture(request: web.Request) -> web.Response:
+    """The resident's 「この向きで撮る」 while placing a page."""
+    if not request.app[TERMINAL].documents.shoot():
+        return _error(409, "no_document_asked")
+    return web.json_response(request.app[TERMINAL].snapshot())
+
+
+async def document_page(request: web.Request) -> web.Response:
+    """A page this terminal captured, for the kiosk to show the specialist's mark on it."""
+    data = request.app[TERMINAL].documents.pages.get(request.match_info["document_id"])
+    if data is None:
+        return _error(404, "no_such_page")
+    return web.Response(body=data, content_type="image/jpeg")
+
+
 async def card_cancel(request: web.Request) -> web.Response:
     await request.app[TERMINAL].card_cancel()
     return web.json_response(request.app[TERMINAL].snapshot())
@@ -143,7 +158,11 @@ async def speaker_test(request: web.Request) -> web.Response:
 async def video(request: web.Request) -> web.StreamResponse:
     """Motion-JPEG of the resident's own picture or the specialist's video (see local_media)."""
     terminal = request.app[TERMINAL]
-    tap = terminal.self_view if request.match_info["which"] == "self" else terminal.staff_view
+    tap = {
+        "self": terminal.self_view,
+        "staff": terminal.staff_view,
+        "document": terminal.documents.view,
+    }[request.match_info["which"]]
     response = web.StreamResponse(
         headers={
             "Content-Type": f"multipart/x-mixed-replace; boundary={_BOUNDARY}",
@@ -176,6 +195,8 @@ def create_kiosk_app(terminal: Terminal) -> web.Application:
     app.router.add_post("/api/card/cancel", card_cancel)
     app.router.add_post("/api/review", review)
     app.router.add_post("/api/sign", sign)
-    app.router.add_get("/video/{which:self|staff}.mjpg", video)
+    app.router.add_get("/video/{which:self|staff|document}.mjpg", video)
+    app.router.add_post("/api/document/capture", document_capture)
+    app.router.add_get("/api/document/page/{document_id}.jpg", document_page)
     app.router.add_static("/static/", KIOSK_DIR)
     return app

@@ -147,6 +147,10 @@ class FrameTap:
                     self._seq += 1
                     self._changed.notify_all()
 
+    def latest(self) -> VideoFrame | None:
+        """The newest frame, or None."""
+        return self._frame
+
     @property
     def live(self) -> bool:
         return self._frame is not None and self._task is not None and not self._task.done()

@@ -27,6 +27,8 @@ from branch_client.card.reader import AsyncCardReader
 from branch_client.card_flow import CardFlow
 from branch_client.config import BranchConfig
 from branch_client.devices import DeviceError, Speaker, open_camera, open_microphone, open_speaker
+from branch_client.devices.document_camera import DocumentCamera, open_document_camera
+from branch_client.document_flow import DocumentFlow
 from branch_client.local_media import FrameTap, LevelMeter, Yuv420
 from branch_client.media import ReceivedMedia, tone_frames
 
@@ -83,6 +85,9 @@ class Terminal:
         self.mic_level = LevelMeter()
         self.card = CardFlow(_card_reader(config.card_reader), _reader_name(config), self._send)
         self.form_task: dict[str, Any] | None = None  # a form to review, or the signature
+        self.documents = DocumentFlow(
+            _document_camera(config.doc_camera), config.hub_url, config.token.value, self._send
+        )
         self._reported: tuple[str, str] | None = None
         self._start_details: dict[str, Any] = {}  # one call per staff member in the session
         self._pending_start: str | None = config.start_purpose
@@ -187,7 +192,8 @@ class Terminal:
             "media": self.media.snapshot(),
             "mic_level_db": round(self.mic_level.level_db, 1),
             "views": {"self": self.self_view.snapshot(), "staff": self.staff_view.snapshot()},
-            "task": self.card.state or self.form_task,
+            "task": self.card.state or self.documents.state or self.form_task,
+            "document_mark": self.documents.mark,
         }
 
     # -- the devices ---------------------------------------------------------------------------
@@ -315,6 +321,14 @@ class Terminal:
                     log.warning("session %s: unreadable form view", sid)
                 else:
                     self.form_task = {"kind": "review", **view, "procedure": message.procedure}
+            case sig.DocumentCapture(session_id=sid) if sid == self.status.session_id and (
+                self.status.phase in ("connected", "in_call")
+            ):
+                await self.documents.request(sid, message.group)
+            case sig.DocumentMark(session_id=sid) if sid == self.status.session_id:
+                self.documents.on_mark(message)
+            case sig.DocumentAdded(session_id=sid) if sid == self.status.session_id:
+                self.documents.on_added(message)
             case sig.FormSign(session_id=sid) if sid == self.status.session_id:
                 self.form_task = {"kind": "sign"}
             case sig.CardCancel(session_id=sid) if sid == self.status.session_id:
@@ -327,6 +341,7 @@ class Terminal:
                 self._pending_start = None
                 self.card.stop_now()
                 self.form_task = None
+                await self.documents.stop()
                 self._ended.append(sid)
                 self.status.end_reason = reason
                 self.status.held = False
@@ -496,6 +511,8 @@ class Terminal:
 
     async def close(self) -> None:
         await self._hang_up()
+        await self.documents.stop()
+        await self.documents.view.close()
         await self.self_view.close()
         await self.staff_view.close()
         await self.mic_level.close()
@@ -514,3 +531,11 @@ def _card_reader(spec: str) -> AsyncCardReader | None:
 
 def _reader_name(config: BranchConfig) -> str | None:
     return None if config.card_reader in ("auto", "none") else config.card_reader
+
+
+def _document_camera(spec: str) -> DocumentCamera | None:
+    try:
+        return open_document_camera(spec)
+    except DeviceError as exc:
+        log.error("document camera unavailable (%s): %s", exc.code, exc)
+        return None

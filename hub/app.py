@@ -16,17 +16,22 @@ from redis.exceptions import RedisError
 from hub import keys, signaling_ws
 from hub.accounts import account_for_login, close_login, open_login, verify_password
 from hub.background import background
+from hub.board import add_routes as add_board_routes
 from hub.config import ConfigError, HubConfig
 from hub.dispatch import Dispatch
+from hub.documents import Documents, is_terminal_upload
+from hub.documents import add_routes as add_document_routes
 from hub.drafts import Drafts
 from hub.enrollment import enrollment_handler
 from hub.intake_api import add_routes as add_intake_routes
+from hub.metrics import add_routes as add_metrics_routes
 from hub.personal import PersonalData
 from hub.procedures import load_catalog
 from hub.relay import Relay
 from hub.router import load_rules, staff_catalog
 from hub.sessions import Sessions
 from hub.store import Store
+from hub.supervisor import add_routes as add_supervisor_routes
 from hub.vault import DataKey, Vault, load_or_create_key_file
 from staff_console import STATIC_DIR
 
@@ -56,6 +61,7 @@ async def errors_and_headers(request: web.Request, handler: Handler) -> web.Stre
         if (
             request.method in _UNSAFE_METHODS
             and request.path not in _ORIGIN_EXEMPT_PATHS
+            and not is_terminal_upload(request)
             and not _same_origin(request)
         ):
             return json_error(403, "cross_origin", "request from another origin refused")
@@ -234,6 +240,9 @@ async def _connections(app: web.Application) -> AsyncIterator[None]:
     app[keys.PERSONAL] = PersonalData(
         redis, store, sessions, vault, catalog, config.session_retention_s, drafts
     )
+    app[keys.DOCUMENTS] = Documents(
+        redis, store, sessions, config.data_dir, config.session_retention_s
+    )
     await relay.start()
     log.info("hub %s ready on redis %s", config.hub_id, _redacted(config.redis_url))
     yield
@@ -284,4 +293,8 @@ def create_app(config: HubConfig) -> web.Application:
     app.router.add_get("/console/", console_index)
     app.router.add_static("/static/", STATIC_DIR)
     add_intake_routes(app)
+    add_document_routes(app)
+    add_supervisor_routes(app)
+    add_metrics_routes(app)
+    add_board_routes(app)
     return app

@@ -1,5 +1,5 @@
 """The ``madoguchi`` command: ``hub``, ``branch``, ``demo``, ``bench``, ``accounts``, ``terminals``,
-``card``.
+``card``, ``scan``.
 
 Subcommands import what they need when they run, so ``madoguchi branch`` on a terminal does not
 load the hub's server code and the reverse.
@@ -96,12 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=run_bench)
 
     from branch_client.card.cli import add_commands as add_card_commands
+    from branch_client.scan.cli import add_commands as add_scan_commands
     from hub.admin_cli import add_commands as add_admin_commands
     from hub.intake_cli import add_commands as add_intake_commands
+    from hub.report_cli import add_commands as add_report_commands
 
     add_admin_commands(sub)
     add_intake_commands(sub)
+    add_report_commands(sub)
     add_card_commands(sub)
+    add_scan_commands(sub)
     return parser
 
 

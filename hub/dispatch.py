@@ -55,6 +55,7 @@ def day_of(now: float) -> str:
 def day_index_key(day: str) -> str:
     return f"mdg:day:{day}"
 
+
 _PRELUDE = """
 local T = %(table)s
 

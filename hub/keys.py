@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import weakref
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -16,6 +17,9 @@ from hub.router import Rules
 from hub.sessions import Sessions
 from hub.store import Store
 
+if TYPE_CHECKING:  # hub.documents reads these keys: a type-only import, against the cycle
+    from hub.documents import Documents
+
 CONFIG = web.AppKey("config", HubConfig)
 REDIS = web.AppKey("redis", aioredis.Redis)
 STORE = web.AppKey("store", Store)
@@ -25,6 +29,7 @@ DISPATCH = web.AppKey("dispatch", Dispatch)
 SESSIONS = web.AppKey("sessions", Sessions)
 PERSONAL = web.AppKey("personal", PersonalData)
 DRAFTS = web.AppKey("drafts", Drafts)
+DOCUMENTS: web.AppKey[Documents] = web.AppKey("documents")
 LOCAL_PEERS: web.AppKey[dict[str, int]] = web.AppKey("local_peers")
 """``role:id`` of the peers connected to this process, with how many sockets each has."""
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")

@@ -20,10 +20,13 @@ import signaling as sig
 from hub import keys
 from hub.accounts import account_for_login, get_account
 from hub.lifecycle import EndReason, State
+from hub.metrics import count_error, count_message
 from hub.relay import peer_channel
 from hub.router import Specialist
 from hub.sessions import Refused, Sessions
 from hub.store import NoSuchSession
+from hub.supervisor import SUPERVISOR_MESSAGES, SUPERVISOR_ROLES
+from hub.supervisor import act as supervisor_act
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +181,7 @@ async def _greet_specialist(
 async def _reply_error(
     ws: web.WebSocketResponse, code: str, message: str, ref_type: str | None
 ) -> None:
+    count_error(code)
     await ws.send_str(
         sig.encode(sig.ErrorReply(code=code, message=message[:512], ref_type=ref_type))
     )
@@ -189,6 +193,7 @@ async def _receive(app: web.Application, ws: web.WebSocketResponse, peer: Peer, 
     except sig.ProtocolError as exc:
         await _reply_error(ws, exc.code, str(exc), None)
         return
+    count_message(message.type)
     try:
         if peer.role not in message.senders:
             raise Refused("not_allowed", f"a {peer.role} does not send {message.type}")
@@ -196,6 +201,8 @@ async def _receive(app: web.Application, ws: web.WebSocketResponse, peer: Peer, 
             raise Refused("not_allowed", f"only a specialist sends {message.type}")
         if message.type in BRANCH_STAFF_ONLY and peer.staff_role != "branch_staff":
             raise Refused("not_allowed", f"only branch staff send {message.type}")
+        if message.type in SUPERVISOR_MESSAGES and peer.staff_role not in SUPERVISOR_ROLES:
+            raise Refused("not_allowed", f"only a supervisor sends {message.type}")
         await _dispatch(app, ws, peer, message)
     except Refused as exc:
         await _reply_error(ws, exc.code, str(exc), message.type)
@@ -296,8 +303,16 @@ async def _dispatch(
             await app[keys.PERSONAL].result(user, message, now)
         case sig.CardReveal():
             await ws.send_str(sig.encode(await app[keys.PERSONAL].reveal(user, message, now)))
+        case sig.DocumentCapture():
+            await app[keys.DOCUMENTS].capture(user, message)
+        case sig.DocumentStatus():
+            await app[keys.DOCUMENTS].status(user, message)
+        case sig.DocumentMark():
+            await app[keys.DOCUMENTS].mark(user, message)
         case sig.SdpOffer() | sig.SdpAnswer() | sig.IceCandidate():
             await _relay_media(app, peer, message)
+        case sig.SupervisorSetState() | sig.SupervisorSetSkills() | sig.SupervisorMoveTicket():
+            await supervisor_act(app, user, message, now)
         case _:
             raise Refused("not_allowed", f"{message.type} is not handled here")
 

@@ -129,7 +129,7 @@ def load_thresholds(path: Path | None = None) -> Thresholds:
 
 def _limit(value: Any, where: str) -> Limit:
     if not isinstance(value, dict) or set(value) != {"warn", "alert"}:
-        raise SupervisionError(f"{where}: expected {{\"warn\": n, \"alert\": n}}")
+        raise SupervisionError(f'{where}: expected {{"warn": n, "alert": n}}')
     warn, alert = value["warn"], value["alert"]
     for v in (warn, alert):
         if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
@@ -271,7 +271,8 @@ def row_from(session_id: str, raw: Mapping[str, str | None]) -> SessionRow | Non
         return None
     try:
         history = tuple((str(s), float(at)) for s, at in json.loads(raw.get("history") or ""))
-        rating = int(raw["rating"]) if raw.get("rating") else None
+        rated = raw.get("rating")
+        rating = int(rated) if rated else None
         rank = float(raw.get("rank") or 0.0)
     except (ValueError, TypeError):
         return None
@@ -424,7 +425,9 @@ class Live:
         return [r for r in (*self.earlier_active, *self.today) if r.state in ACTIVE_STATES]
 
     def oldest_waiting(self, queue: str) -> float | None:
-        times = [r.waiting_since for r in self.active if r.queue == queue and r.state in WAITING_STATES]
+        times = [
+            r.waiting_since for r in self.active if r.queue == queue and r.state in WAITING_STATES
+        ]
         return min(times) if times else None
 
     def longest_wait_s(self, queue: str) -> float:
@@ -524,9 +527,7 @@ def build_snapshot(live: Live, thresholds: Thresholds) -> dict[str, Any]:
                 "avg_wait_s": _round(f.avg_wait_s),
             }
         )
-    waiting = sorted(
-        (r for r in active if r.state in WAITING_STATES), key=lambda r: (r.rank, r.id)
-    )
+    waiting = sorted((r for r in active if r.state in WAITING_STATES), key=lambda r: (r.rank, r.id))
     branches = []
     for branch, counts in live.active_by_branch().items():
         mine = sorted((r for r in active if r.branch_id == branch), key=lambda r: r.created_at)
@@ -636,9 +637,7 @@ def report(
         "date": day.isoformat(),
         "service_level_s": service_level_s,
         "total": fig(rows, sum(avoided_unmatched.values())),
-        "branches": {
-            b: fig(by_branch.get(b, []), avoided_unmatched.get(b, 0)) for b in branches
-        },
+        "branches": {b: fig(by_branch.get(b, []), avoided_unmatched.get(b, 0)) for b in branches},
         "skills": {s: fig(by_skill[s]) for s in sorted(by_skill)},
         "hourly": hourly(rows),
     }
@@ -756,7 +755,9 @@ class Supervision:
                 pipe.zcard(f"mdg:q:{queue}")
             counts = await pipe.execute()
         return {
-            q: int(n) for q, n in zip(queues, counts, strict=True) if int(n) or not q.startswith("@")
+            q: int(n)
+            for q, n in zip(queues, counts, strict=True)
+            if int(n) or not q.startswith("@")
         }
 
     async def avoided_today(self, now: float) -> int:

@@ -169,7 +169,9 @@ async def act(app: web.Application, user: str, message: sig.Message, now: float)
             log.info("supervisor %s: specialist %s set %s", user, target, state)
         case sig.SupervisorSetSkills(user=target, skills=skills):
             known = load_skills()
-            unknown = [s for s in skills if s not in known or s not in app[keys.RULES].ticket_prefix]
+            unknown = [
+                s for s in skills if s not in known or s not in app[keys.RULES].ticket_prefix
+            ]
             if unknown:
                 raise Refused("unknown_skill", f"no skill {unknown[0]!r}")
             outcome = await app[keys.DISPATCH].set_skills(target, frozenset(skills), now)
@@ -188,7 +190,9 @@ async def act(app: web.Application, user: str, message: sig.Message, now: float)
                 why = outcome.details[0] if outcome.details else ""
                 if why == "same_queue":
                     raise Refused("bad_target", f"ticket {view.ticket} waits for {skill} already")
-                raise Refused("not_waiting", f"ticket {view.ticket} is {why or 'gone'}, not waiting")
+                raise Refused(
+                    "not_waiting", f"ticket {view.ticket} is {why or 'gone'}, not waiting"
+                )
             log.info(
                 "session %s: ticket %s moved by supervisor %s from %s to %s",
                 sid,
@@ -225,9 +229,7 @@ async def snapshot_handler(request: web.Request) -> web.Response:
             {"error": "unauthenticated", "message": "please log in"}, status=401
         )
     if account.role not in SUPERVISOR_ROLES:
-        return web.json_response(
-            {"error": "not_allowed", "message": "for supervisors"}, status=403
-        )
+        return web.json_response({"error": "not_allowed", "message": "for supervisors"}, status=403)
     snapshot = await app[SUPERVISION].snapshot(time.time())
     return web.json_response(snapshot, headers={"Cache-Control": "no-store"})
 

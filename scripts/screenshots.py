@@ -110,6 +110,32 @@ def main() -> None:
         console.locator("#case").scroll_into_view_if_needed()
         console.screenshot(path=OUT / "console-card.png", full_page=True)
 
+        # The resident checks the form in large text, then signs once.
+        console.click("button[data-review=tennyu_todoke]")
+        kiosk.wait_for_selector("#screen-review:not([hidden])")
+        time.sleep(0.3)
+        kiosk.screenshot(path=OUT / "kiosk-review.png", full_page=True)
+        kiosk.click("#review-ok")
+        until(console, "window.madoguchiConsole.case.confirmed['tennyu_todoke'] === true")
+        console.click("#ask-signature")
+        kiosk.wait_for_selector("#screen-sign:not([hidden])")
+        pad = kiosk.locator("#sign-pad").bounding_box()
+        assert pad is not None
+        strokes = ((0.12, 0.35, 0.30, 0.70), (0.34, 0.30, 0.48, 0.72), (0.55, 0.40, 0.85, 0.55))
+        for x0, y0, x1, y1 in strokes:
+            kiosk.mouse.move(pad["x"] + x0 * pad["width"], pad["y"] + y0 * pad["height"])
+            kiosk.mouse.down()
+            for i in range(1, 16):
+                f = i / 15
+                kiosk.mouse.move(
+                    pad["x"] + (x0 + (x1 - x0) * f) * pad["width"],
+                    pad["y"] + (y0 + (y1 - y0) * f + 0.08 * ((i % 4) - 1.5)) * pad["height"],
+                )
+            kiosk.mouse.up()
+        kiosk.screenshot(path=OUT / "kiosk-sign.png")
+        kiosk.click("#sign-ok")
+        until(console, "window.madoguchiConsole.case.signed === true")
+
         console.click("#end")
         kiosk.wait_for_selector("#screen-rating:not([hidden])")
         kiosk.screenshot(path=OUT / "kiosk-rating.png")

@@ -472,6 +472,81 @@ class SessionProcedures:
     procedures: tuple[str, ...] = _idents()
 
 
+# -- documents ---------------------------------------------------------------------------------
+
+DOCUMENT_STEPS: Final = frozenset(
+    {"placing", "capturing", "processing", "uploading", "done", "error", "cancelled"}
+)
+DOCUMENT_ERRORS: Final = frozenset(
+    {
+        "no_document",
+        "blank_page",
+        "not_an_image",
+        "corrupt_image",
+        "image_too_large",
+        "unsupported_format",
+        "camera_unavailable",
+        "upload_failed",
+        "document_error",
+    }
+)
+
+
+@dataclass(frozen=True)
+class DocumentCapture:
+    """Staff -> hub -> terminal: ask the resident to place a document and capture it. ``group``
+    names a multi-page document the page joins (a new one when absent)."""
+
+    type: ClassVar[str] = "document.capture"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    session_id: str = _ident()
+    group: str | None = _ident_opt()
+
+
+@dataclass(frozen=True)
+class DocumentStatus:
+    """Terminal -> hub -> the session's staff: where the capture is (no image data)."""
+
+    type: ClassVar[str] = "document.status"
+    senders: ClassVar[frozenset[str]] = frozenset({"terminal"})
+    session_id: str = _ident()
+    step: str = _choice(DOCUMENT_STEPS)
+    error: str | None = _choice(DOCUMENT_ERRORS, default=None)
+    document_id: str | None = _ident_opt()
+
+
+@dataclass(frozen=True)
+class DocumentAdded:
+    """Hub -> the session's staff and terminal: a corrected page was stored (the terminal
+    uploaded it over HTTP); fetch it from ``/api/documents/{document_id}/corrected``."""
+
+    type: ClassVar[str] = "document.added"
+    senders: ClassVar[frozenset[str]] = frozenset({"hub"})
+    session_id: str = _ident()
+    document_id: str = _ident()
+    group: str = _ident()
+    page: int = _int(1, 200)
+    width: int = _int(1, 20_000)
+    height: int = _int(1, 20_000)
+    has_original: bool = False
+
+
+@dataclass(frozen=True)
+class DocumentMark:
+    """Staff -> hub -> terminal: show the resident this region of a page (coordinates in
+    ten-thousandths of the page's width and height); ``clear`` removes the mark."""
+
+    type: ClassVar[str] = "document.mark"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    session_id: str = _ident()
+    document_id: str = _ident()
+    x: int = _int(0, 10_000, default=0)
+    y: int = _int(0, 10_000, default=0)
+    w: int = _int(0, 10_000, default=0)
+    h: int = _int(0, 10_000, default=0)
+    clear: bool = False
+
+
 # -- the forms, filled together ------------------------------------------------------------------
 
 _FIELD_NAME = r"(shared\.[a-z0-9_]{1,48}|form\.[a-z0-9_]{1,48}\.[a-z0-9_]{1,48})"
@@ -672,10 +747,14 @@ class CardRevealed:
     my_number: str = _match(r"\d{12}", 12)
 
 
-# -- the supervisor ---------------------------------------------------------------------------------
+# -- the supervisor ------------------------------------------------------------------------------
 
 MAX_SNAPSHOT_CHARS: Final = 60_000
 """A supervisor snapshot's JSON at most; the hub trims its lists to stay within a message."""
+
+
+def _idents_required() -> Any:
+    return field(metadata={"pattern": _IDENT, "max_len": 64, "max_items": 16})
 
 
 @dataclass(frozen=True)
@@ -706,7 +785,7 @@ class SupervisorSetSkills:
     type: ClassVar[str] = "supervisor.set_skills"
     senders: ClassVar[frozenset[str]] = frozenset({"staff"})
     user: str = _ident()
-    skills: tuple[str, ...] = field(metadata={"pattern": _IDENT, "max_len": 64, "max_items": 16})
+    skills: tuple[str, ...] = _idents_required()
 
 
 @dataclass(frozen=True)
@@ -741,6 +820,10 @@ Message: TypeAlias = (
     | SessionHold
     | SessionRating
     | SessionProcedures
+    | DocumentCapture
+    | DocumentStatus
+    | DocumentAdded
+    | DocumentMark
     | FormEdit
     | FormState
     | FormReview

@@ -79,3 +79,39 @@ class VideoFileCamera(CapturedCamera):
             capture.release()
             raise DeviceError("camera_unavailable", f"{self.path} is not a video we can read")
         return _OpenCVCapture(capture, loop=self.loop)
+
+
+class OpenCVDocumentCamera:
+    """A document camera (a UVC "visualiser") by index: the live view is the device at 640x480,
+    the still one frame at the largest resolution it offers, as PNG (lossless: the pipeline
+    compresses the corrected page itself)."""
+
+    STILL_SIZE = (4096, 3072)  # asked for; the device gives the nearest it has
+
+    def __init__(self, index: int) -> None:
+        node = _device_node(index)
+        if node is not None and not node.exists():
+            raise DeviceError("camera_unavailable", f"no document camera {index}: {node}")
+        self.index = index
+
+    def preview(self) -> OpenCVCamera:
+        return OpenCVCamera(self.index, width=640, height=480, fps=10)
+
+    def capture(self) -> bytes:
+        capture = cv2.VideoCapture(self.index)
+        try:
+            if not capture.isOpened():
+                raise DeviceError("camera_unavailable", f"document camera {self.index} is busy")
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.STILL_SIZE[0])
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.STILL_SIZE[1])
+            for _ in range(3):  # the first frames after a mode change are often dark
+                capture.read()
+            ok, img = capture.read()
+            if not ok or img is None:
+                raise DeviceError("camera_unavailable", "the document camera gave no picture")
+            ok, encoded = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+            if not ok:
+                raise DeviceError("camera_unavailable", "the still could not be encoded")
+            return bytes(encoded)
+        finally:
+            capture.release()

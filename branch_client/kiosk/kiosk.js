@@ -42,6 +42,12 @@ const TEXT = {
     doc_found: "書類が見えています。よろしければ「この向きで撮る」を押してください。",
     doc_none: "書類が見つかりません。台の中央に置いてください。", doc_capture: "この向きで撮る",
     doc_sent: "職員に送りました。", doc_mark: "職員が、印の部分についてお聞きしています。",
+    doc_busy: "撮影して、職員に送っています。書類を動かさないでください。",
+    doc_errors: { no_document: "書類が見つかりませんでした。台の中央に置き直してください。",
+                  blank_page: "白紙のようです。文字のある面を上にしてください。",
+                  camera_unavailable: "書類カメラが使えません。職員にお知らせしています。",
+                  upload_failed: "送信できませんでした。職員にお知らせしています。" },
+    doc_error_other: "うまく撮れませんでした。もう一度お願いします。",
     review_hint: "内容をご確認ください", review_ask: "職員に聞く", review_ok: "まちがいありません",
     from_card: "カードから", review_of: (i, n) => `（${i} / ${n}）`,
     sign_title: "枠の中にお名前をお書きください", sign_pad: "署名欄", sign_clear: "書き直す",
@@ -89,6 +95,12 @@ const TEXT = {
     doc_found: "The document is in view. Press “Take it like this” when ready.",
     doc_none: "No document found. Please place it in the middle of the stand.", doc_capture: "Take it like this",
     doc_sent: "Sent to the staff member.", doc_mark: "The staff member is asking about the marked part.",
+    doc_busy: "Taking the picture and sending it. Please do not move the document.",
+    doc_errors: { no_document: "No document found. Please place it in the middle again.",
+                  blank_page: "The page looks blank. Please turn the printed side up.",
+                  camera_unavailable: "The document camera is not working. The staff member has been told.",
+                  upload_failed: "Could not send it. The staff member has been told." },
+    doc_error_other: "That did not work. Please try again.",
     review_hint: "Please check the contents", review_ask: "Ask the staff", review_ok: "This is correct",
     from_card: "from the card", review_of: (i, n) => `(${i} of ${n})`,
     sign_title: "Please sign your name in the box", sign_pad: "Signature box", sign_clear: "Start again",
@@ -227,7 +239,11 @@ function renderDocument(task) {
   } else {
     poly.setAttribute("points", "");
   }
-  $("doc-hint").textContent = note.doc || (task.mark ? t("doc_mark") : task.outline ? t("doc_found") : t("doc_none"));
+  const busy = ["capturing", "processing", "uploading"].includes(task.step);
+  const failed = task.step === "error" ? (t("doc_errors")[task.error] ?? t("doc_error_other")) : null;
+  $("doc-hint").textContent = failed ?? (busy ? t("doc_busy") : task.step === "done" ? t("doc_sent")
+    : note.doc || (task.outline ? t("doc_found") : t("doc_none")));
+  $("doc-capture").disabled = task.step !== "placing";
 }
 
 function renderReview(task) {
@@ -286,6 +302,14 @@ function render() {
   $("staff-video").hidden = !last.views?.staff?.live;
   $("link").textContent = last.link === "online" ? "" : t("offline");
   $("ended-note").textContent = t("ended_note");
+  const mark = screen === "call" && last.document_mark?.has_page ? last.document_mark : null;
+  $("mark-panel").hidden = !mark;
+  if (mark) {
+    const src = `/api/document/page/${encodeURIComponent(mark.document_id)}.jpg`;
+    if ($("mark-page").dataset.src !== src) { $("mark-page").src = src; $("mark-page").dataset.src = src; }
+    Object.assign($("mark-box").style, { left: `${mark.x / 100}%`, top: `${mark.y / 100}%`,
+                                         width: `${mark.w / 100}%`, height: `${mark.h / 100}%` });
+  }
   if (screen === "card") renderCard(last.task);
   if (screen === "document") renderDocument(last.task);
   if (screen === "review") renderReview(last.task);

@@ -2,6 +2,8 @@
 // No framework and no CDN: municipal networks are closed. Tests read `window.madoguchiConsole`.
 
 import { CasePanel } from "./case.js";
+import { DocumentViewer } from "./viewer.js";
+import { SupervisorDashboard } from "./dashboard.js";
 
 const TEXT = {
   ja: {
@@ -172,7 +174,19 @@ async function onLogin(event) {
 }
 
 function showFor(me) {
-  if (me.role === "branch_staff") showBranch(me); else showWorkspace(me);
+  if (me.role === "branch_staff") showBranch(me);
+  else if (me.role === "supervisor") showSupervisor(me);
+  else showWorkspace(me);
+}
+
+async function showSupervisor(me) {
+  state.me = me;
+  $("login-view").hidden = true;
+  $("who").hidden = false;
+  $("who-name").textContent = `${me.display_name} (${me.role})`;
+  state.catalog = (await fetchJson("/api/catalog")) ?? state.catalog;
+  connect(0);
+  await dashboard.show(state.catalog);
 }
 
 async function onLogout() {
@@ -310,6 +324,8 @@ function send(message) {
 
 async function onMessage(msg) {
   casePanel.onMessage(msg);
+  documentViewer.onMessage(msg);
+  dashboard.onMessage(msg);
   switch (msg.type) {
     case "specialist.status":
       // Hub processes publish concurrently: a status older than one we have seen is stale.
@@ -338,6 +354,7 @@ async function onMessage(msg) {
                         ticket: msg.ticket, primary: msg.primary, others: msg.others };
       state.held = msg.state === "on_hold";
       casePanel.open(state.session, msg.purpose);
+      documentViewer.open(state.session);
       if (fresh || !state.pc || ["failed", "closed"].includes(state.pc.connectionState)) {
         setStatus("calling");
         await startCall();
@@ -471,6 +488,7 @@ function onTransfer() {
 
 function hangUp(statusKey) {
   casePanel.close();
+  documentViewer.close();
   state.pc?.close();
   state.pc = null;
   state.session = null;
@@ -493,6 +511,7 @@ window.madoguchiConsole = {
   get terminals() { return state.terminals ?? []; },
   get timings() { return { ...state.marks }; },
   get case() { return casePanel.snapshot(); },
+  get documents() { return documentViewer.snapshot(); },
   async inboundStats() {
     const out = { framesDecoded: 0, audioPackets: 0 };
     if (!state.pc) return out;
@@ -530,10 +549,13 @@ $("lang").addEventListener("click", () => {
   lang = lang === "ja" ? "en" : "ja";
   localStorage.setItem("mdg-lang", lang);
   casePanel.render();
+  documentViewer.render();
   if (state.me) setStatus(state.phase); else render();
 });
 
 const casePanel = new CasePanel($("case"), { send, lang: () => lang });
+const documentViewer = new DocumentViewer($("documents"), { send, lang: () => lang });
+const dashboard = new SupervisorDashboard($("supervisor-view"), { send, lang: () => lang });
 
 const me = await fetchJson("/api/me");
 if (me) showFor(me); else showLogin();

@@ -90,9 +90,14 @@ def test_fill_review_sign_submit(
 
     # Submitted once to the intake; a second press does not submit twice.
     page.click("#submit-application")
-    wait_js(page, "window.madoguchiConsole.case.result && !window.madoguchiConsole.case.result.pending")
+    wait_js(
+        page, "window.madoguchiConsole.case.result && !window.madoguchiConsole.case.result.pending"
+    )
     result = page.evaluate("window.madoguchiConsole.case.result")
-    assert "application_id" in result, (result, page.evaluate("window.madoguchiConsole.case.issues"))
+    assert "application_id" in result, (
+        result,
+        page.evaluate("window.madoguchiConsole.case.issues"),
+    )
     assert result["created"] is True and result["entries"]["avoided"] > 0
     assert result["entries"]["resident"] == 1  # the signature; nothing written by hand
     page.click("#submit-application")

@@ -57,6 +57,12 @@ EXAMPLES: list[sig.Message] = [
     sig.SessionProcedures(
         session_id="s-1", life_event="tennyu", procedures=("tennyu_todoke", "kokuho_shikaku")
     ),
+    sig.DocumentCapture(session_id="s-1", group="g-1"),
+    sig.DocumentStatus(session_id="s-1", step="error", error="no_document"),
+    sig.DocumentAdded(
+        session_id="s-1", document_id="d-ab12", group="g-1", page=2, width=2480, height=3508
+    ),
+    sig.DocumentMark(session_id="s-1", document_id="d-ab12", x=100, y=200, w=3000, h=800),
     sig.FormEdit(session_id="s-1", field="shared.name_kana", value='"バンゴウ ハナコ"', base=3),
     sig.FormEdit(session_id="s-1", field="form.tennyu_todoke.move_date", value="null", base=0),
     sig.FormState(session_id="s-1", version=7, draft='{"values": {}}'),
