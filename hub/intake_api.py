@@ -174,6 +174,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/intake/applications/{application_id}", get_application)
     app.router.add_get("/api/intake/applications/{application_id}/pdf", get_pdf)
     app.router.add_post("/api/intake/claim", claim)
+    app.router.add_get("/api/intake/returned", returned_to_me)
     app.router.add_post("/api/intake/applications/{application_id}/done", done)
     app.router.add_post("/api/intake/applications/{application_id}/return", return_)
     app.router.add_get("/api/intake/sessions/{session_id}", session_applications)
@@ -598,6 +599,15 @@ async def session_applications(request: web.Request) -> web.Response:
 
 
 # -- the back office ---------------------------------------------------------------------------
+
+
+async def returned_to_me(request: web.Request) -> web.Response:
+    """``GET /api/intake/returned`` (specialist): the applications they submitted that the back
+    office returned, newest first, with the reason: the notice a specialist acts on."""
+    account = await _staff(request, SPECIALIST)
+    statuses = await request.app[INTAKE].list(State.RETURNED.value, limit=500)
+    mine = [s.to_json() for s in reversed(statuses) if s.submitted_by == account.username]
+    return web.json_response({"applications": mine[:50]})
 
 
 async def claim(request: web.Request) -> web.Response:

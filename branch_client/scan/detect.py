@@ -65,7 +65,7 @@ OUTERMOST_MARGIN = 0.03
 """Candidates this close to the best score compete on area instead (the largest wins)."""
 STEP = 2.5
 """Half the distance, in working pixels, between the two samples that see a side's step."""
-MIN_STEP = 6.0
+MIN_STEP = 4.5
 """Smallest colour step (Lab units of OpenCV's 8-bit scale) that counts as an edge at all."""
 EDGE_LINES = 12
 """How many of the picture's straight steps are combined, four at a time, into documents."""

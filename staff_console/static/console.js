@@ -2,6 +2,7 @@
 // No framework and no CDN: municipal networks are closed. Tests read `window.madoguchiConsole`.
 
 import { CasePanel } from "./case.js";
+import { IntakeView, returnedNotice } from "./intake.js";
 import { DocumentViewer } from "./viewer.js";
 import { SupervisorDashboard } from "./dashboard.js";
 
@@ -176,7 +177,17 @@ async function onLogin(event) {
 function showFor(me) {
   if (me.role === "branch_staff") showBranch(me);
   else if (me.role === "supervisor") showSupervisor(me);
+  else if (me.role === "backoffice") showIntake(me);
   else showWorkspace(me);
+}
+
+async function showIntake(me) {
+  state.me = me;
+  $("login-view").hidden = true;
+  $("who").hidden = false;
+  $("who-name").textContent = `${me.display_name} (${me.role})`;
+  connect(0);
+  await intakeView.show();
 }
 
 async function showSupervisor(me) {
@@ -290,6 +301,11 @@ async function showWorkspace(me) {
   setStatus("idle");
   startCamera();
   connect(0);
+  if (me.role === "specialist") {
+    const notice = () => returnedNotice($("returned-notice"), () => lang).catch(() => {});
+    notice();
+    setInterval(notice, 30_000);  // the back office's returns: a notice, not a live figure
+  }
 }
 
 // -- signaling -----------------------------------------------------------------------------
@@ -510,6 +526,8 @@ window.madoguchiConsole = {
   get devices() { return { ...state.devices }; },
   get terminals() { return state.terminals ?? []; },
   get timings() { return { ...state.marks }; },
+  get intake() { return intakeView.snapshot(); },
+  async returned() { return returnedNotice($("returned-notice"), () => lang); },
   get case() { return casePanel.snapshot(); },
   get documents() { return documentViewer.snapshot(); },
   async inboundStats() {
@@ -549,11 +567,13 @@ $("lang").addEventListener("click", () => {
   lang = lang === "ja" ? "en" : "ja";
   localStorage.setItem("mdg-lang", lang);
   casePanel.render();
+  if (!$("intake-view").hidden) intakeView.render();
   documentViewer.render();
   if (state.me) setStatus(state.phase); else render();
 });
 
 const casePanel = new CasePanel($("case"), { send, lang: () => lang });
+const intakeView = new IntakeView($("intake-view"), { lang: () => lang });
 const documentViewer = new DocumentViewer($("documents"), { send, lang: () => lang });
 const dashboard = new SupervisorDashboard($("supervisor-view"), { send, lang: () => lang });
 

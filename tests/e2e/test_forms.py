@@ -9,8 +9,9 @@ import json
 import redis
 from playwright.sync_api import Page
 
+from bench.browser import console_login
 from branch_client.card.software_card import DEMO_NAME, DEMO_PIN
-from hub.local_deployment import LocalDeployment
+from hub.local_deployment import DEMO_PASSWORD, LocalDeployment
 from tests.branch_client.card.conftest import InsertCard, insert_card, pcscd  # noqa: F401
 from tests.e2e.test_call import wait_js
 from tests.e2e.waiting import wait_for
@@ -110,3 +111,23 @@ def test_fill_review_sign_submit(
     assert record["forms"][FORM]["name"] == DEMO_NAME.replace("\u3000", " ")  # normalised
     assert record["provenance"][FORM]["name"] == "card"
     assert record["signature"]["strokes"]
+
+    # The back office claims it, reads it (the form's values, their provenance) and returns it;
+    # the specialist is told, with the reason.
+    office = page.context.browser.new_context(base_url=deployment.hub.url).new_page()  # type: ignore[union-attr]
+    console_login(office, "yamada", DEMO_PASSWORD)
+    office.wait_for_selector("#intake-view:not([hidden]) #intake-claim")
+    office.click("#intake-claim")
+    office.wait_for_selector("#intake-current")
+    current = office.evaluate("window.madoguchiConsole.intake.current")
+    assert current["application_id"] == result["application_id"]
+    assert current["state"] == "claimed"
+    assert DEMO_NAME.replace("\u3000", " ") in office.inner_text("#intake-current")
+    assert "カード" in office.inner_text("#intake-current tr[data-field=name]")
+    office.click("#intake-return")
+    assert "理由" in office.inner_text("#intake-message")  # a reason is required
+    office.fill("#intake-reason", "請求部数の確認をお願いします")
+    office.click("#intake-return")
+    wait_js(office, "window.madoguchiConsole.intake.current === null")
+    returned = page.evaluate("window.madoguchiConsole.returned()")
+    assert [a["reason"] for a in returned] == ["請求部数の確認をお願いします"]
