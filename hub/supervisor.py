@@ -174,6 +174,10 @@ async def act(app: web.Application, user: str, message: sig.Message, now: float)
             ]
             if unknown:
                 raise Refused("unknown_skill", f"no skill {unknown[0]!r}")
+            if not skills:
+                # Routing knows a specialist by their skills: with none they would drop out of
+                # every queue and out of sight; set them away instead.
+                raise Refused("no_skills", "a specialist keeps at least one skill")
             outcome = await app[keys.DISPATCH].set_skills(target, frozenset(skills), now)
             if not outcome.ok:
                 raise Refused("no_such_specialist", f"no specialist {target!r}")

@@ -32,7 +32,8 @@ const TEXT = {
     errors: {
       offline: "その職員は接続していません。", busy: "その職員は対応中のため変更できません。",
       not_waiting: "その番号はもう待っていません。", no_such_specialist: "その職員は見つかりません。",
-      unknown_skill: "そのスキルはありません。", bad_target: "移動先が正しくありません。",
+      unknown_skill: "そのスキルはありません。", no_skills: "スキルを一つ以上選んでください。",
+      bad_target: "移動先が正しくありません。",
       no_such_session: "その番号は見つかりません。", not_allowed: "権限がありません。",
     },
   },
@@ -62,7 +63,8 @@ const TEXT = {
     errors: {
       offline: "That specialist is not connected.", busy: "That specialist is in a session; try later.",
       not_waiting: "That ticket is no longer waiting.", no_such_specialist: "No such specialist.",
-      unknown_skill: "No such skill.", bad_target: "Not a valid target.",
+      unknown_skill: "No such skill.", no_skills: "Choose at least one skill.",
+      bad_target: "Not a valid target.",
       no_such_session: "No such ticket.", not_allowed: "Not allowed.",
     },
   },

@@ -498,6 +498,8 @@ async def test_supervisor_sees_changes_pushed_and_acts_on_routing(
         sig.encode(sig.SupervisorSetSkills(user="suzuki", skills=("astrology",)))
     )
     assert (await _next(supervisor, sig.ErrorReply)).code == "unknown_skill"
+    await supervisor.send_str(sig.encode(sig.SupervisorSetSkills(user="suzuki", skills=())))
+    assert (await _next(supervisor, sig.ErrorReply)).code == "no_skills"
 
     # Ringing: no longer waiting, so it cannot be moved; suzuki cannot be set away.
     await supervisor.send_str(sig.encode(move))
