@@ -330,7 +330,9 @@ class Model:
             rank=self.rules.head_rank(now),
             declined={who: now + self.rules.decline_cooldown_s},
         )
-        released, ms.others, ms.invited = [who, *ms.others], [], None
+        # Everyone leaves with the call: the colleagues in it, and one invited and still ringing.
+        invited = [ms.invited] if ms.invited else []
+        released, ms.others, ms.invited = [who, *ms.others, *invited], [], None
         offers = []
         for person in released:
             self._set(person, "available", now)

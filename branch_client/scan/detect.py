@@ -65,7 +65,7 @@ OUTERMOST_MARGIN = 0.03
 """Candidates this close to the best score compete on area instead (the largest wins)."""
 STEP = 2.5
 """Half the distance, in working pixels, between the two samples that see a side's step."""
-MIN_STEP = 4.5
+MIN_STEP = 6.0
 """Smallest colour step (Lab units of OpenCV's 8-bit scale) that counts as an edge at all."""
 EDGE_LINES = 12
 """How many of the picture's straight steps are combined, four at a time, into documents."""
@@ -759,7 +759,8 @@ def _continues(lab: np.ndarray, quad: np.ndarray, old: np.ndarray, side: int) ->
         t = np.linspace(0.15, 0.85, 12)[:, None]
         pts = (new_corner + (old_corner - new_corner) * t)[None]
         shares.append(float(_support(lab, pts, normals[k][None]).mean()))
-    return min(shares) >= 0.5
+    # one side may be hard to see against the desk, not both
+    return min(shares) >= 0.25 and sum(shares) >= 1.2
 
 
 def _expand(lab: np.ndarray, cand: _Candidate) -> _Candidate:

@@ -373,7 +373,8 @@ def _background(rng: np.random.Generator, style: str, small: tuple[int, int]) ->
     yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
     mottle = _smooth_noise(rng, small, (6, 5))
     if style == "light":
-        colour: np.ndarray = rng.uniform(165, 228) + rng.uniform(-12, 12, 3)
+        # light laminate: 5-40 % darker than paper, which is what makes the edge hard
+        colour: np.ndarray = rng.uniform(150, 205) + rng.uniform(-10, 10, 3)
         field = colour[None, None, :] * (1 + 0.03 * mottle[..., None])
     elif style == "dark":
         colour = rng.uniform(20, 95) + rng.uniform(-15, 15, 3)
