@@ -811,7 +811,30 @@ class Supervision:
         )
 
     async def snapshot(self, now: float) -> dict[str, Any]:
-        return build_snapshot(await self.live(now), self.thresholds)
+        snapshot = build_snapshot(await self.live(now), self.thresholds)
+        snapshot["intake"] = await self.intake_picture()
+        return snapshot
+
+    async def intake_picture(self) -> dict[str, Any]:
+        """The central intake: applications per state, and the dead letters (delivered too
+        often without being finished) for a supervisor to act on — ids and who, no contents."""
+        from hub.intake import Intake
+
+        intake = Intake(self.redis)
+        dead = await intake.list("dead", limit=20)
+        return {
+            "counts": await intake.counts(),
+            "dead": [
+                {
+                    "application_id": d.application_id,
+                    "session_id": d.session_id,
+                    "submitted_by": d.submitted_by,
+                    "deliveries": d.deliveries,
+                    "since": d.updated_at,
+                }
+                for d in dead
+            ],
+        }
 
     async def day_report(self, day: date, now: float) -> dict[str, Any]:
         """The figures of a past or the present day, per branch and per skill."""

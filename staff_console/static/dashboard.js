@@ -215,12 +215,29 @@ export class SupervisorDashboard {
            `${this.t("updated")} ${new Date(snap.generated_at * 1000).toLocaleTimeString(
              this.lang() === "ja" ? "ja-JP" : "en-GB", { timeZone: "Asia/Tokyo" })}`),
         this.alerts(snap), this.tiles(snap), this.charts(snap), this.skills(snap),
-        this.specialists(snap), this.waiting(snap), this.branches(snap),
+        this.specialists(snap), this.waiting(snap), this.branches(snap), this.intake(snap),
       );
     }
     this.root.replaceChildren(...parts);
     this.restoreInputs(kept);
     this.tick();
+  }
+
+  intake(snap) {
+    const intake = snap.intake;
+    if (!intake) return null;
+    const ja = this.lang() === "ja";
+    const names = ja ? { queued: "受付待ち", claimed: "処理中", done: "完了", returned: "差し戻し", dead: "配信不能" }
+      : { queued: "queued", claimed: "being processed", done: "done", returned: "returned", dead: "dead letters" };
+    const counts = el("p", { className: "intake-counts" }, ...Object.entries(intake.counts).map(([s, n]) =>
+      el("span", { className: `pill intake-${s}`, dataset: { state: s } }, `${names[s] ?? s} ${n}`)));
+    const rows = intake.dead.map((d) => el("tr", { dataset: { application: d.application_id } },
+      el("td", {}, d.application_id.slice(0, 8)), el("td", {}, d.submitted_by ?? ""), el("td", {}, String(d.deliveries))));
+    return el("section", { id: "sup-intake" },
+      el("h3", {}, ja ? "集中事務センター" : "Central intake"), counts,
+      rows.length ? el("table", { className: "terminals", id: "sup-dead" },
+        el("caption", {}, ja ? "配信不能の申請（処理されないまま何度も配られたもの）" : "Dead letters (delivered repeatedly, never finished)"),
+        ...rows) : null);
   }
 
   keepInputs() {

@@ -211,3 +211,24 @@ async def test_the_group_comes_back_after_the_stream_is_gone(
     await _submit(intake, 1)
     claimed = await intake.claim_next("bo-1")
     assert claimed is not None and claimed.status.application_id == "app-0"
+
+
+async def test_a_supervisor_sees_the_dead_letters(intake: Intake, redis: aioredis.Redis) -> None:
+    from hub.router import load_rules
+    from hub.supervision import Supervision, load_thresholds
+
+    await _submit(intake, 1)
+    for delivery in (1, 2, 3):
+        await intake.claim_next(f"bo-{delivery}")
+        await asyncio.sleep(IDLE_S + 0.1)
+    await intake.claim_next("bo-4")  # dead-letters it
+    picture = await Supervision(redis, load_rules(), load_thresholds()).intake_picture()
+    assert picture["counts"]["dead"] == 1
+    assert [(d["application_id"], d["deliveries"]) for d in picture["dead"]] == [("app-0", 4)]
+    assert set(picture["dead"][0]) == {
+        "application_id",
+        "session_id",
+        "submitted_by",
+        "deliveries",
+        "since",
+    }  # ids and who: no contents
