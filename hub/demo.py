@@ -69,6 +69,7 @@ Madoguchi demo is running.
 
   Staff console   {deployment.hub.url}/console/
   Kiosk (北支所)   {deployment.branch.kiosk_url}/
+  Lobby board     {deployment.hub.url}/board/kita
   Redis           {deployment.redis.url}   (data and AOF under {deployment.data_dir}/redis)
   Logs            {deployment.data_dir}/hub/*.log, {deployment.data_dir}/branch/*.log
 
@@ -77,8 +78,10 @@ Madoguchi demo is running.
 
   {card_note}
 
-  Try it: open the kiosk, choose a purpose; log in to the console as suzuki and press
-  「次の方を呼ぶ」. Ctrl-C stops everything.
+  Try it: log in to the console as suzuki and press 「次の方を受け付ける」; open the kiosk,
+  choose a purpose and start. Answer, read the card, fill and submit the forms, take a
+  document (README.md walks through it). yamada sees the intake, takahashi the dashboard.
+  Ctrl-C stops everything.
 """,
         flush=True,
     )
