@@ -3,42 +3,64 @@
 Theory of operation
 -------------------
 Everything happens on a working copy whose long side is :data:`WORK_SIZE` pixels (a 12 MP
-still shrinks five times), in CIE Lab, lightly blurred. Several cheap *proposers* each suggest
-quadrilaterals, and one *judge* scores them all the same way:
+still shrinks five times), in CIE Lab, lightly blurred. Several cheap *proposers* suggest
+quadrilaterals and one *judge* scores every one of them the same way.
 
-* proposers: bright regions (Otsu on lightness), regions unlike the desk (colour distance to the
-  clusters of the frame's border, which is desk in every framing we accept), closed edge
-  contours (Canny on the colour gradient), and pairs of long straight lines (LSD segments) for
-  pages whose corners a thumb hides. A region becomes a quadrilateral through its convex hull,
-  simplified, then cut down to four sides by dropping the shortest side and extending its
-  neighbours (which puts back a corner cut off by a thumb);
-* refinement: each side is moved to the strongest step in colour along its normal, point by
-  point, and re-fitted as a straight line with outliers dropped (a thumb over an edge, text near
-  the border); corners are where the lines meet. A last pass does the same on the full-size
-  image around each side, so corners are accurate to about a source pixel;
-* the judge samples both sides of each side of the quadrilateral just inside and outside it: a
-  page's border is a *step* (not a thin line like a table rule or a cutting-mat grid) whose
-  colour difference points the same way all along (unlike a check pattern's stripes). The share
-  of points that show that step, per side, averaged, is the score; one side may be largely
-  hidden. Among candidates within :data:`OUTERMOST_MARGIN` of the best score we take the
-  largest, so a card's coloured band or a receipt's barcode never wins over the card or the
-  receipt itself.
+1. Proposers, on a copy half that size:
+
+   * ``bright``: Otsu's threshold on lightness, either way round (white paper on a desk);
+   * ``unlike_border``: colour distance to k-means clusters of the frame's border, which is desk
+     in every framing we accept (a coloured card on a coloured cloth);
+   * ``flat``: regions no Canny edge crosses, in lightness or either colour axis (a page's
+     margins join up around its text, so the region's outline is the page's edge however busy
+     the desk);
+   * ``lines``: straight steps found by LSD in each Lab channel, each rated by the judge's
+     test, combined four at a time into sides that face inward and cover their side without
+     running past its corners (a desk's lines go on, a page's edges stop), or three at a time
+     with the fourth side closing their far ends (a thumb over a corner).
+
+   A region becomes quadrilaterals twice over: its convex hull cut down to four sides (drop
+   the shortest side, extend its neighbours: this puts back a corner a thumb cut off), and every
+   four of the strongest Hough lines of its outline (a thumb joined to the page adds curves, the
+   page's sides stay straight).
+2. Refinement: each side moves to the strongest colour step along its normal (the nearer of two
+   alike), point by point, and is re-fitted as a straight line with outliers dropped (a thumb
+   over the edge, text near it); the corners are where the lines meet. Each proposal is refined
+   and judged cheaply at half size; the best :data:`SHORTLIST` are refined and judged again at
+   working size.
+3. The judge (:func:`_support`) samples each side just inside and just outside, at 40 points.
+   A point counts when the border there is a *step*: the inside differs from the outside by
+   :data:`MIN_STEP`, the inside also differs from what lies further out along a stretch of the
+   border (a table rule or a mat's grid line has the inside's colour beyond it, a check pattern
+   has it nearby), and the inside keeps its colour along the border (light may drift, a
+   pattern's stripes do not). The score is the mean share per side, less a penalty when even the
+   best-kept side is mostly missing: one side may be largely hidden.
+4. Expansion (:func:`_expand`): the best few candidates try pushing each side out to a further
+   straight step; the larger quadrilateral is kept if it scores nearly as well and the
+   neighbouring sides run on as edges over the added strip. That is how a card whose coloured
+   band reaches its edge is found whole, while a shadow or a desk stripe next to a page is not
+   taken in. Among what remains, candidates within :data:`OUTERMOST_MARGIN` of the best score
+   compete on area.
 
 The confidence is the winning score (0..1). Below :data:`MIN_SCORE`, or with nothing larger
-than :data:`MIN_AREA` of the frame, there is no document (``no_document``).
+than :data:`MIN_AREA` of the frame, there is no document (``no_document``). Corners are
+accurate to about a working pixel (five source pixels at 12 MP; a twentieth of a degree on an
+A4 page's side).
 
 Corner order
 ------------
 Corners come back as the document reads: top-left, top-right, bottom-right, bottom-left. First by
-geometry: clockwise, starting so that the top side runs most nearly left to right; that is right
-for every page turned less than 45 degrees. Then by content, for pages lying sideways or upside
-down, on a small straightened copy: horizontal text makes rows of ink with white between them,
-so the projection across the lines is far more uneven than along them (a page on its side shows
-the reverse), and Japanese horizontal text is set flush left with a ragged right edge and starts
-with the heading, so the upright page is the one whose lines align on the left and whose ink
-begins nearer the top. We turn the order only when that evidence is clear (see
-:func:`reading_turns`); otherwise the geometric order stands. A page in vertical writing
-(tategaki) reads as a page on its side; cards and photos without text keep the geometric order.
+geometry (:func:`order_corners`): clockwise, starting so that the top side runs most nearly left
+to right; that is right for every page turned less than 45 degrees. Then by content
+(:func:`reading_turns`), on a small straightened copy, for pages lying sideways or upside down.
+The characters of horizontal text have their nearest neighbours beside them, not above or
+below, so a page whose glyphs line up vertically lies on its side. Which way up is decided by
+two cues of Japanese horizontal documents: lines are set flush left (their left ends align more
+than their right ends), and the document opens with its heading (the largest characters sit in
+the upper part). The order is turned only when the evidence is clear (:data:`UPRIGHT_MARGIN`);
+otherwise the geometric order stands. Consequences: a page in vertical writing (tategaki) is
+taken for a page on its side, and turned; a card or photo without enough text keeps the
+geometric order, so one lying upside down comes back upside down.
 """
 
 from __future__ import annotations
@@ -56,6 +78,8 @@ from branch_client.scan.warp import preview
 
 WORK_SIZE = 800
 """Long side, in pixels, of the copy the detector works on."""
+MIN_WORKING_SIDE = 64
+"""A picture whose working copy is narrower than this holds no page we could find."""
 MIN_AREA = 0.03
 """Smallest plausible document, as a share of the frame (a card at a quarter of the frame's
 width is about 5 %)."""
@@ -79,7 +103,7 @@ SIDE_LINES = 6
 """How many of an outline's strongest straight lines are combined, four at a time, into sides."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Detection:
     """A page found in a photograph.
 
@@ -486,7 +510,7 @@ def _propose_flat(lab8: np.ndarray, min_area: float) -> list[np.ndarray]:
     return quads
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Line:
     point: np.ndarray  # a point on it (working pixels)
     direction: np.ndarray  # unit
@@ -746,10 +770,27 @@ def _shift_side(quad: np.ndarray, side: int, distance: float) -> np.ndarray | No
     return out
 
 
+def _unlike_desk(lab: np.ndarray, quad: np.ndarray, old: np.ndarray, side: int) -> bool:
+    """Is the strip added by moving ``side`` out (``old`` -> ``quad``) unlike the desk seen just
+    outside the other three sides (a band of the card's own colour, not more tablecloth)?"""
+    points, normals = _sides(old, 24, 0.1)
+    desk = np.concatenate(
+        [_sample(lab, points[k] + normals[k] * (2 * STEP)) for k in range(4) if k != side]
+    )
+    t = np.linspace(0.1, 0.9, 16)[:, None]
+    middle_a = (quad[side] + old[side]) / 2
+    middle_b = (quad[(side + 1) % 4] + old[(side + 1) % 4]) / 2
+    strip = _sample(lab, (middle_a + (middle_b - middle_a) * t)[None])[0]
+    nearest = np.linalg.norm(strip[:, None, :] - desk[None, :, :], axis=-1).min(axis=1)
+    return float((nearest > 3 * MIN_STEP).mean()) >= 0.7
+
+
 def _continues(lab: np.ndarray, quad: np.ndarray, old: np.ndarray, side: int) -> bool:
-    """After ``side`` moved out (``old`` -> ``quad``), do both neighbouring sides go on being
-    the object's edge over the added strip? For a card's band they do (the card's edges run on
-    to its top); for a stripe of the desk pattern they do not (there is desk on both sides)."""
+    """After ``side`` moved out (``old`` -> ``quad``), does the larger outline hold together?
+    Both neighbouring sides must go on being edges over the added strip (for a card's band they
+    do: the card's edges run on to its top; for a stripe of the desk pattern they do not: there
+    is desk on both sides), or one of them at least, if the strip is unlike the desk (:func:
+    `_unlike_desk`; a band can be hard to see against the desk along one side)."""
     _, normals = _sides(quad, 2, 0.0)
     shares = []
     for k, new_corner, old_corner in (
@@ -759,8 +800,9 @@ def _continues(lab: np.ndarray, quad: np.ndarray, old: np.ndarray, side: int) ->
         t = np.linspace(0.15, 0.85, 12)[:, None]
         pts = (new_corner + (old_corner - new_corner) * t)[None]
         shares.append(float(_support(lab, pts, normals[k][None]).mean()))
-    # one side may be hard to see against the desk, not both
-    return min(shares) >= 0.25 and sum(shares) >= 1.2
+    if min(shares) >= 0.5:
+        return True
+    return max(shares) >= 0.75 and _unlike_desk(lab, quad, old, side)
 
 
 def _expand(lab: np.ndarray, cand: _Candidate) -> _Candidate:
@@ -874,16 +916,6 @@ def _to_source(quad: np.ndarray, small: np.ndarray, img: np.ndarray) -> np.ndarr
     return np.asarray((quad + 0.5) / np.array([sx, sy]) - 0.5, dtype=np.float64)
 
 
-def find_quad(img: np.ndarray) -> tuple[np.ndarray, float, str]:
-    """The best page outline by geometry alone: (corners clockwise from the geometric top-left,
-    in source pixels; score; proposer). Raises ``no_document``."""
-    if img.ndim == 2:
-        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    small, _ = _working_copy(img)
-    best = _find(small)
-    return _to_source(best.quad, small, img), min(1.0, best.score), best.method
-
-
 # -- reading orientation ------------------------------------------------------------------------
 
 
@@ -985,6 +1017,8 @@ def detect(img: np.ndarray) -> Detection:
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
     small, _ = _working_copy(img)
+    if min(small.shape[:2]) < MIN_WORKING_SIDE:
+        raise ScanError("no_document", "the picture is too small to find a page in")
     best = _find(small)
     geometric = order_corners(best.quad)
     page = preview(small, geometric)

@@ -56,8 +56,9 @@ _REFUSED = (
 class ScanResult:
     """A processed still.
 
-    ``corners`` are the page's corners in the original's pixels (TL, TR, BR, BL as the document
-    reads; pixel centres at integers); ``page`` the straightened, evened-out page encoded for
+    ``corners`` are the page's corners in the original's pixels as decoded (turned upright by
+    its EXIF orientation, if any; TL, TR, BR, BL as the document reads; pixel centres at
+    integers); ``page`` the straightened, evened-out page encoded for
     reading (``page_mime``, ``width`` x ``height`` pixels); ``original`` the bytes as they came
     (``original_mime``, ``original_width`` x ``original_height``). ``sha256`` is the hex
     digest of ``page``, ``original_sha256`` that of ``original``.

@@ -42,7 +42,7 @@ def test_prints_the_figures_as_one_json_object(
     assert 0 < timing["p50_ms"] <= timing["p95_ms"] <= timing["max_ms"]
     assert 0 < timing["cpu_p50_ms"] <= timing["cpu_p95_ms"]
     assert timing["full_size"]["images"] == 2
-    assert result["peak_rss_mb"] > 0
+    assert result["peak_rss_mb"] > 0 and result["detect_warp_alloc_peak_mb"] > 0
     assert isinstance(result["aim_met"], bool)
 
 

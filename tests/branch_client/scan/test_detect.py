@@ -99,3 +99,11 @@ def test_works_on_grey_and_small_pictures() -> None:
     img, truth, _ = generate(5, 640, 480)
     found = detect(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
     assert iou(found.corners, truth) >= 0.9
+
+
+def test_pictures_too_small_or_too_thin_hold_no_document() -> None:
+    rng = np.random.default_rng(3)
+    for shape in [(2, 3, 3), (40, 30, 3), (5000, 20, 3), (20, 5000, 3)]:
+        with pytest.raises(ScanError) as caught:
+            detect(rng.integers(0, 256, shape, dtype=np.uint8))
+        assert caught.value.code == "no_document"
