@@ -375,6 +375,10 @@ class Drafts:
                 return
         raise Refused("unknown_field", f"no field {name!r} in this session's forms")
 
+    async def staff_view(self, user: str, session_id: str) -> SessionView:
+        """The session, if ``user`` takes part in it and it is live."""
+        return await self._staff_view(user, session_id)
+
     async def _staff_view(self, user: str, session_id: str) -> SessionView:
         view = await self.store.get(session_id)
         if not view.takes_part(user):

@@ -285,6 +285,13 @@ async def _dispatch(
             await app[keys.PERSONAL].select_procedures(user, message, now)
         case sig.FormEdit():
             await app[keys.DRAFTS].edit(user, message)
+        case sig.FormSync(session_id=sid):
+            view = await app[keys.DRAFTS].staff_view(user, sid)
+            draft = await app[keys.DRAFTS].load(view.id)
+            await ws.send_str(sig.encode(app[keys.DRAFTS].state_message(view.id, draft)))
+            card = await app[keys.PERSONAL].card_data(user, view.id)
+            if card is not None:
+                await ws.send_str(sig.encode(card))
         case sig.FormReview():
             await app[keys.DRAFTS].review(user, message)
         case sig.FormConfirm():

@@ -569,6 +569,16 @@ class FormEdit:
 
 
 @dataclass(frozen=True)
+class FormSync:
+    """Staff -> hub: send me the session's draft and the card's items as they stand (a colleague
+    who joins, a console that reconnects)."""
+
+    type: ClassVar[str] = "form.sync"
+    senders: ClassVar[frozenset[str]] = frozenset({"staff"})
+    session_id: str = _ident()
+
+
+@dataclass(frozen=True)
 class FormState:
     """Hub -> the session's staff: the draft after a change (JSON: life event, procedures,
     values with source and version, confirmations, signed); the My Number masked."""
@@ -825,6 +835,7 @@ Message: TypeAlias = (
     | DocumentAdded
     | DocumentMark
     | FormEdit
+    | FormSync
     | FormState
     | FormReview
     | FormShow

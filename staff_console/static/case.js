@@ -91,7 +91,10 @@ export class CasePanel {
   }
 
   async open(session, purpose) {
-    if (this.session?.id === session.id) return;
+    if (this.session?.id === session.id) {
+      this.send({ type: "form.sync", session_id: session.id });  // back after a reconnect
+      return;
+    }
     this.reset(session);
     if (!this.catalog) {
       const res = await fetch("/api/intake/catalog");
@@ -100,6 +103,7 @@ export class CasePanel {
     const events = this.catalog?.life_events ?? [];
     this.lifeEvent = (events.find((e) => e.purpose === purpose) ?? events[0])?.id ?? null;
     this.render();
+    this.send({ type: "form.sync", session_id: session.id });  // what colleagues did already
   }
 
   close() { this.reset(null); this.render(); }

@@ -114,3 +114,22 @@ async def test_confirmation_holds_until_the_form_changes_and_gates_the_signature
         assert await terminal.signed(1200, 400, [[[10, 10, 0], [40, 30, 16], [80, 12, 33]]])
         signed = await staff.next_of(sig.FormState, lambda m: json.loads(m.draft)["signed"])
         assert json.loads(signed.draft)["signature"] is None  # strokes stay on the hub
+
+
+async def test_a_console_that_comes_back_gets_the_draft_as_it_stands(
+    hub: tuple[TestServer, str],  # noqa: F811
+    terminal: Terminal,  # noqa: F811
+) -> None:
+    server, _ = hub
+    async with in_call(server, terminal) as (staff, sid):
+        await choose(staff, sid)
+        await staff.send(
+            sig.FormEdit(session_id=sid, field=f"form.{FORM}.copies", value='"4"', base=0)
+        )
+        await state_after(staff)
+        await staff.send(sig.FormSync(session_id=sid))
+        synced = await state_after(staff)
+        assert synced["procedures"] == [FORM]
+        assert synced["values"][f"form.{FORM}.copies"]["value"] == "4"
+        await staff.send(sig.FormSync(session_id="s-not-mine"))
+        assert (await staff.next_of(sig.ErrorReply)).code == "no_such_session"

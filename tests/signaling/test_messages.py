@@ -65,6 +65,7 @@ EXAMPLES: list[sig.Message] = [
     sig.DocumentMark(session_id="s-1", document_id="d-ab12", x=100, y=200, w=3000, h=800),
     sig.FormEdit(session_id="s-1", field="shared.name_kana", value='"バンゴウ ハナコ"', base=3),
     sig.FormEdit(session_id="s-1", field="form.tennyu_todoke.move_date", value="null", base=0),
+    sig.FormSync(session_id="s-1"),
     sig.FormState(session_id="s-1", version=7, draft='{"values": {}}'),
     sig.FormReview(session_id="s-1", procedure="tennyu_todoke"),
     sig.FormShow(session_id="s-1", procedure="tennyu_todoke", view='{"fields": []}'),
