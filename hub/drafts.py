@@ -129,6 +129,17 @@ class Drafts:
             draft["procedures"] = list(message.procedures)
             draft["confirmed"] = {}
             draft["reviewing"] = None
+            # The card may have been read first: its items go where this life event puts them
+            # (at 転入 the card's address is the previous address).
+            mapping = self._card_mapping(message.life_event)
+            for name, entry in list(draft["values"].items()):
+                attribute = entry.get("attr")
+                if entry["source"] != "card" or attribute not in mapping:
+                    continue
+                target = f"shared.{mapping[attribute]}"
+                if target != name:
+                    del draft["values"][name]
+                    draft["values"][target] = {**entry, "ver": draft["version"] + 1}
 
         draft, _ = await self._update(view.id, change)
         await self.broadcast(view, draft)
@@ -138,16 +149,14 @@ class Drafts:
         previous address), marked as from the card."""
 
         def change(draft: dict[str, Any]) -> None:
-            event = self.catalog.life_events.get(draft["life_event"] or "")
-            mapping = {k.card: k.key for k in self.catalog.shared_keys.values() if k.card}
-            if event is not None:
-                mapping.update(event.card)
+            mapping = self._card_mapping(draft["life_event"])
             for attribute, value in items.items():
                 key = mapping.get(attribute)
                 if key is not None and value is not None:
                     draft["values"][f"shared.{key}"] = {
                         "value": value,
                         "source": "card",
+                        "attr": attribute,
                         "ver": draft["version"] + 1,
                     }
 
@@ -360,6 +369,14 @@ class Drafts:
         }
 
     # -- helpers -----------------------------------------------------------------------------------
+
+    def _card_mapping(self, life_event: str | None) -> dict[str, str]:
+        """Card attribute -> the shared key it fills at this life event."""
+        mapping = {k.card: k.key for k in self.catalog.shared_keys.values() if k.card}
+        event = self.catalog.life_events.get(life_event or "")
+        if event is not None:
+            mapping.update(event.card)
+        return mapping
 
     def _check_field(self, draft: dict[str, Any], name: str) -> None:
         scope, _, rest = name.partition(".")

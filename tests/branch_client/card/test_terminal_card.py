@@ -221,3 +221,33 @@ async def test_not_a_my_number_card_and_cancel(
         await kiosk.post("/api/card/cancel", headers=KIOSK)
         await card_step(staff, "cancelled")
         assert terminal.snapshot()["task"] is None
+
+
+async def test_a_card_read_before_the_procedures_follows_the_life_event(
+    hub: tuple[TestServer, str],  # noqa: F811
+    terminal: Terminal,  # noqa: F811
+    kiosk: TestClient,
+    insert_card: InsertCard,
+) -> None:
+    server, _ = hub
+    insert_card(pin=PIN)
+    async with in_call(server, terminal) as (staff, sid):
+        await staff.send(sig.CardRequest(session_id=sid))
+        await card_step(staff, "pin")
+        await kiosk.post("/api/card/pin", json={"pin": PIN}, headers=KIOSK)
+        first = await staff.next_of(
+            sig.FormState, lambda m: "shared.address" in json.loads(m.draft)["values"]
+        )
+        assert json.loads(first.draft)["values"]["shared.address"]["value"] == DEMO_ADDRESS
+        # 転入: the card still shows the address the resident moved from.
+        await staff.send(
+            sig.SessionProcedures(
+                session_id=sid, life_event="tennyu", procedures=("tennyu_todoke",)
+            )
+        )
+        moved = json.loads(
+            (await staff.next_of(sig.FormState, lambda m: json.loads(m.draft)["procedures"])).draft
+        )["values"]
+        assert moved["shared.previous_address"]["value"] == DEMO_ADDRESS
+        assert moved["shared.previous_address"]["source"] == "card"
+        assert "shared.address" not in moved
