@@ -38,14 +38,27 @@ def test_capture_view_and_mark(deployment: LocalDeployment, specialist_page: Pag
 
     # The resident takes it; the corrected page reaches the console.
     kiosk.click("#doc-capture")
+    clicked = time.monotonic()
+    # The still is in hand when the terminal starts processing it.
+    wait_for(
+        lambda: (
+            (branch.status()["task"] or {}).get("step") != "capturing"
+            and (branch.status()["task"] or {}).get("step") != "placing"
+        ),
+        "the still",
+    )
     taken = time.monotonic()
     wait_js(page, "window.madoguchiConsole.documents.pages.some(p => p.thumbLoaded)", timeout=30)
     shown_after = time.monotonic() - taken
+    assert shown_after < 10  # timing is a benchmark's business; this only catches a hang
     pages = page.evaluate("window.madoguchiConsole.documents.pages")
     assert len(pages) == 1 and pages[0]["page"] == 1
     assert pages[0]["width"] > 500 and pages[0]["height"] > 300
     wait_js(page, "window.madoguchiConsole.documents.pages[0].hasOriginal")
-    print(f"still taken -> thumbnail in the console: {shown_after:.2f} s")
+    print(
+        f"click -> thumbnail {time.monotonic() - clicked:.2f} s (the synthetic stand renders "
+        f"12 MP first); still in hand -> thumbnail in the console {shown_after:.2f} s"
+    )
     kiosk.wait_for_selector("#screen-call:not([hidden])", timeout=15_000)
 
     # A second page joins the same document.
