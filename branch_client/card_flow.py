@@ -35,6 +35,9 @@ POLL_S = 0.5
 SHOW_RESULT_S = 4.0
 """How long the kiosk shows "done" (take your card) or a final error before the call view."""
 
+DELIVER_RETRY_S = 0.5
+"""While the link to the hub is down, how often the card's items are offered to it again."""
+
 GIVE_UP_S = 180.0
 """A card request nobody answers ends after this long."""
 
@@ -152,7 +155,8 @@ class CardFlow:
                 del pin
             # 3. The items, to the hub; the kiosk asks the resident to take the card.
             data = info.to_json(with_number)
-            await self._send(
+            await self._deliver(
+                sid,
                 sig.CardResult(
                     session_id=sid,
                     name=info.name,
@@ -161,7 +165,15 @@ class CardFlow:
                     sex=data["sex"],  # type: ignore[arg-type]
                     my_number=info.my_number if with_number else None,
                     flagged=tuple(f for f in info.flagged if f in sig.CARD_FIELDS),
-                )
+                ),
             )
             await self._report(sid, "done")
             return
+
+    async def _deliver(self, sid: str, result: sig.CardResult) -> None:
+        """The items must reach the hub: the resident typed their PIN for them. While the link is
+        down (a hub restart, a network drop) the kiosk says "reading" and we wait for it."""
+        while True:
+            if await self._send(result):
+                return
+            await asyncio.sleep(DELIVER_RETRY_S)

@@ -108,8 +108,11 @@ async def review(request: web.Request) -> web.Response:
     if body is None or not isinstance(body.get("form"), str):
         return _error(400, "bad_request")
     confirmed = body.get("confirmed") is True
-    if not await request.app[TERMINAL].review_answer(body["form"], confirmed):
+    terminal = request.app[TERMINAL]
+    if (terminal.form_task or {}).get("procedure") != body["form"]:
         return _error(409, "no_review_asked")
+    if not await terminal.review_answer(body["form"], confirmed):
+        return _error(503, "hub_unreachable")
     return web.json_response(request.app[TERMINAL].snapshot())
 
 
@@ -125,8 +128,11 @@ async def sign(request: web.Request) -> web.Response:
         or not 0 < height <= 4000
     ):
         return _error(400, "bad_signature")
-    if not await request.app[TERMINAL].signed(width, height, strokes):
+    terminal = request.app[TERMINAL]
+    if (terminal.form_task or {}).get("kind") != "sign":
         return _error(409, "no_signature_asked")
+    if not await terminal.signed(width, height, strokes):
+        return _error(503, "hub_unreachable")  # the pad stays: sign again when it is back
     return web.json_response(request.app[TERMINAL].snapshot())
 
 

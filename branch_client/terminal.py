@@ -162,18 +162,19 @@ class Terminal:
         task, sid = self.form_task, self.status.session_id
         if not task or task.get("kind") != "review" or task["procedure"] != procedure or not sid:
             return False
-        self.form_task = None
-        return await self._send(
+        sent = await self._send(
             sig.FormConfirm(session_id=sid, procedure=procedure, confirmed=confirmed)
         )
+        if sent:  # while the link is down the form stays on screen, to be confirmed again
+            self.form_task = None
+        return sent
 
     async def signed(self, width: int, height: int, strokes: list[Any]) -> bool:
         """The resident's signature from the kiosk's pad, once for the whole bundle."""
         task, sid = self.form_task, self.status.session_id
         if not task or task.get("kind") != "sign" or not sid:
             return False
-        self.form_task = None
-        return await self._send(
+        sent = await self._send(
             sig.FormSignature(
                 session_id=sid,
                 width=width,
@@ -181,6 +182,9 @@ class Terminal:
                 strokes=json.dumps(strokes, separators=(",", ":")),
             )
         )
+        if sent:  # while the link is down the pad stays, and the kiosk says it did not go
+            self.form_task = None
+        return sent
 
     def snapshot(self) -> dict[str, Any]:
         states = [pc.connectionState for pc in self._pcs.values()]

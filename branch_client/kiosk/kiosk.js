@@ -395,8 +395,9 @@ pad.addEventListener("pointerup", () => { drawing = null; });
 $("sign-clear").addEventListener("click", () => { strokes = []; redraw(); });
 $("sign-ok").addEventListener("click", async () => {
   if (!strokes.some((s) => s.length > 1)) { $("sign-title").textContent = t("sign_empty"); return; }
-  const { ok } = await post("/api/sign", { strokes, width: pad.width, height: pad.height });
+  const { ok, data } = await post("/api/sign", { strokes, width: pad.width, height: pad.height });
   if (ok) { strokes = []; redraw(); }
+  else if (data.error === "hub_unreachable") $("sign-title").textContent = t("offline");
 });
 
 // -- rating
