@@ -411,6 +411,13 @@ async def test_a_thousand_tickets_across_three_hubs_with_a_hub_killed(cluster: C
             for t, sids in per_terminal.items()
             if len(sids) != TICKETS_EACH
         }
+        for t, sids in extra.items():  # the whole story, when it goes wrong (not truncated)
+            print(f"terminal {t}: {len(sids)} sessions")
+            for sid in sids:
+                v = views[sid]
+                print(f"  {sid} {v['end_reason']} {v.get('specialist')} {v['history']}")
+            for event in ledger.events.get(t, []):
+                print(f"    {event}")
         assert not extra, [
             (
                 t,
