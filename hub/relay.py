@@ -33,6 +33,7 @@ class Relay:
         self._local: dict[str, set[Deliver]] = {}
         self._control = f"mdg:hub:{hub_id}"
         self._task: asyncio.Task[None] | None = None
+        self._membership = asyncio.Lock()
 
     async def start(self) -> None:
         await self._pubsub.subscribe(self._control)
@@ -46,20 +47,25 @@ class Relay:
         await self._pubsub.aclose()
 
     async def attach(self, channel: str, deliver: Deliver) -> None:
-        first = channel not in self._local
-        self._local.setdefault(channel, set()).add(deliver)
-        if first:
-            await self._pubsub.subscribe(channel)
+        # Subscribing and unsubscribing take turns: a peer that drops and comes straight back to
+        # this process must not have the old socket's UNSUBSCRIBE reach Redis after the new
+        # socket's SUBSCRIBE, which would leave the peer deaf here for good.
+        async with self._membership:
+            first = channel not in self._local
+            self._local.setdefault(channel, set()).add(deliver)
+            if first:
+                await self._pubsub.subscribe(channel)
 
     async def detach(self, channel: str, deliver: Deliver) -> None:
-        sinks = self._local.get(channel)
-        if sinks is None:
-            return
-        sinks.discard(deliver)
-        if not sinks:
-            del self._local[channel]
-            with contextlib.suppress(RedisConnectionError, RedisTimeoutError):
-                await self._pubsub.unsubscribe(channel)
+        async with self._membership:
+            sinks = self._local.get(channel)
+            if sinks is None:
+                return
+            sinks.discard(deliver)
+            if not sinks:
+                del self._local[channel]
+                with contextlib.suppress(RedisConnectionError, RedisTimeoutError):
+                    await self._pubsub.unsubscribe(channel)
 
     async def publish(self, channel: str, text: str) -> int:
         """Send ``text`` to every socket on ``channel``; returns how many hub processes heard."""

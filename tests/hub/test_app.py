@@ -206,7 +206,11 @@ async def _expect(ws: aiohttp.ClientWebSocketResponse, kind: type[sig.Message]) 
             return message
         assert isinstance(
             message,
-            sig.SpecialistStatus | sig.SessionWaiting | sig.SessionParticipants | sig.PeerLeft,
+            sig.SpecialistStatus
+            | sig.SessionWaiting
+            | sig.QueuePosition  # position pushes, every second while waiting
+            | sig.SessionParticipants
+            | sig.PeerLeft,
         ), message
 
 
