@@ -85,7 +85,6 @@ from redis.exceptions import RedisError
 import signaling as sig
 from hub import audit, keys
 from hub.accounts import Account, account_for_login
-from hub.lifecycle import State
 from hub.sessions import Refused, Sessions
 from hub.store import NoSuchSession, SessionView, Store
 
@@ -98,7 +97,6 @@ MAX_PIXELS: Final = 100_000_000
 MAX_SIDE: Final = 20_000
 """Beyond either, an image is refused (413 ``image_too_large``) from its header alone."""
 MAX_PAGE: Final = 200
-LIVE: Final = (State.CONNECTED, State.ON_HOLD)
 UPLOAD_PREFIX: Final = "/api/documents/"
 CHUNK: Final = 256 * 1024
 RETENTION_EVERY_S: float = 60.0
@@ -420,12 +418,12 @@ class Documents:
     # -- signaling ------------------------------------------------------------------------------
 
     async def capture(self, user: str, message: sig.DocumentCapture) -> None:
-        view = await self._staff_view(user, message.session_id)
+        view = await self.sessions.live_for_staff(user, message.session_id)
         log.info("session %s: document capture asked by %s", view.id, user)
         await self.sessions.to_terminal(view.terminal_id, message)
 
     async def mark(self, user: str, message: sig.DocumentMark) -> None:
-        view = await self._staff_view(user, message.session_id)
+        view = await self.sessions.live_for_staff(user, message.session_id)
         owner = await self.redis.hget(doc_key(message.document_id), "session_id")
         if owner != view.id:
             raise Refused("no_such_document", "no such document in this session")
@@ -439,7 +437,7 @@ class Documents:
         await self.sessions.to_terminal(view.terminal_id, message)
 
     async def status(self, terminal_id: str, message: sig.DocumentStatus) -> None:
-        view = await self._terminal_view(terminal_id, message.session_id)
+        view = await self.sessions.live_for_terminal(terminal_id, message.session_id)
         if message.error:
             log.info("session %s: document capture failed: %s", view.id, message.error)
         for member in view.staff:
@@ -450,7 +448,7 @@ class Documents:
     async def upload_view(self, terminal_id: str, session_id: str) -> SessionView:
         """The session an upload names, if it is this terminal's and live."""
         try:
-            view = await self._terminal_view(terminal_id, session_id)
+            view = await self.sessions.live_for_terminal(terminal_id, session_id)
         except NoSuchSession:
             raise DocumentError(404, "no_such_session", "no such session") from None
         except Refused as exc:
@@ -674,22 +672,6 @@ class Documents:
             yield
         finally:
             await self._release(keys=[key], args=[token])
-
-    async def _staff_view(self, user: str, session_id: str) -> SessionView:
-        view = await self.store.get(session_id)
-        if not view.takes_part(user):
-            raise NoSuchSession(session_id)
-        if view.state not in LIVE:
-            raise Refused("illegal_state", f"session is {view.state.value}")
-        return view
-
-    async def _terminal_view(self, terminal_id: str, session_id: str) -> SessionView:
-        view = await self.store.get(session_id)
-        if view.terminal_id != terminal_id:
-            raise NoSuchSession(session_id)
-        if view.state not in LIVE:
-            raise Refused("illegal_state", f"session is {view.state.value}")
-        return view
 
 
 def _place(temporary: Path, final: Path) -> None:

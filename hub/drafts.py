@@ -29,17 +29,14 @@ from redis.exceptions import WatchError
 
 import signaling as sig
 from hub.forms import FormsError, make_bundle, mask_my_number, to_wareki
-from hub.lifecycle import State
 from hub.procedures import Catalog, FieldSpec
 from hub.sessions import Refused, Sessions
-from hub.store import NoSuchSession, SessionView, Store
+from hub.store import SessionView, Store
 from hub.vault import Vault
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-LIVE = (State.CONNECTED, State.ON_HOLD)
-MAX_VALUE_JSON = 8000
 
 
 def draft_key(session_id: str) -> str:
@@ -164,7 +161,7 @@ class Drafts:
         await self.broadcast(view, draft)
 
     async def edit(self, user: str, message: sig.FormEdit) -> None:
-        view = await self._staff_view(user, message.session_id)
+        view = await self.sessions.live_for_staff(user, message.session_id)
         try:
             value = json.loads(message.value)
         except ValueError:
@@ -199,7 +196,7 @@ class Drafts:
         await self.broadcast(view, draft)
 
     async def review(self, user: str, message: sig.FormReview) -> None:
-        view = await self._staff_view(user, message.session_id)
+        view = await self.sessions.live_for_staff(user, message.session_id)
 
         def change(draft: dict[str, Any]) -> None:
             if message.procedure not in draft["procedures"]:
@@ -210,7 +207,7 @@ class Drafts:
         await self.broadcast(view, draft)
 
     async def sign_request(self, user: str, message: sig.FormSign) -> None:
-        view = await self._staff_view(user, message.session_id)
+        view = await self.sessions.live_for_staff(user, message.session_id)
         draft = await self.load(view.id)
         missing = [p for p in draft["procedures"] if not self.confirmed(draft, p)]
         if not draft["procedures"] or missing:
@@ -220,7 +217,7 @@ class Drafts:
     # -- from the resident, through the terminal ---------------------------------------------------
 
     async def confirm(self, terminal_id: str, message: sig.FormConfirm) -> None:
-        view = await self._terminal_view(terminal_id, message.session_id)
+        view = await self.sessions.live_for_terminal(terminal_id, message.session_id)
 
         def change(draft: dict[str, Any]) -> None:
             if message.procedure not in draft["procedures"]:
@@ -243,7 +240,7 @@ class Drafts:
         await self.broadcast(view, draft)
 
     async def signature(self, terminal_id: str, message: sig.FormSignature) -> None:
-        view = await self._terminal_view(terminal_id, message.session_id)
+        view = await self.sessions.live_for_terminal(terminal_id, message.session_id)
         try:
             strokes = json.loads(message.strokes)
         except ValueError:
@@ -391,26 +388,6 @@ class Drafts:
             if pid in draft["procedures"] and found is not None and not found.shared_key:
                 return
         raise Refused("unknown_field", f"no field {name!r} in this session's forms")
-
-    async def staff_view(self, user: str, session_id: str) -> SessionView:
-        """The session, if ``user`` takes part in it and it is live."""
-        return await self._staff_view(user, session_id)
-
-    async def _staff_view(self, user: str, session_id: str) -> SessionView:
-        view = await self.store.get(session_id)
-        if not view.takes_part(user):
-            raise NoSuchSession(session_id)
-        if view.state not in LIVE:
-            raise Refused("illegal_state", f"session is {view.state.value}")
-        return view
-
-    async def _terminal_view(self, terminal_id: str, session_id: str) -> SessionView:
-        view = await self.store.get(session_id)
-        if view.terminal_id != terminal_id:
-            raise NoSuchSession(session_id)
-        if view.state not in LIVE:
-            raise Refused("illegal_state", f"session is {view.state.value}")
-        return view
 
 
 class _Conflict(Exception):

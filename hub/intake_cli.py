@@ -25,27 +25,16 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from hub.admin_cli import AdminError as CliError
+from hub.admin_cli import Result
 
 if TYPE_CHECKING:
     from hub.intake import ApplicationStatus, Intake
 
 Command = Callable[["Intake", argparse.Namespace], Awaitable["Result"]]
-
-
-class CliError(Exception):
-    def __init__(self, code: str, message: str, exit_status: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
-        self.exit_status = exit_status
-
-
-@dataclass(frozen=True)
-class Result:
-    data: Any
-    text: str
 
 
 def _login() -> str:

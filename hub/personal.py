@@ -22,16 +22,14 @@ import redis.asyncio as aioredis
 import signaling as sig
 from hub import audit
 from hub.drafts import Drafts
-from hub.lifecycle import State
 from hub.procedures import Catalog
 from hub.sessions import Refused, Sessions
-from hub.store import NoSuchSession, SessionView, Store, session_key
+from hub.store import Store, session_key
 from hub.vault import Vault, VaultError
 
 log = logging.getLogger(__name__)
 
 CARD_ITEMS = ("name", "address", "birth_date", "sex")
-LIVE = (State.CONNECTED, State.ON_HOLD)
 
 
 def personal_key(session_id: str) -> str:
@@ -63,7 +61,7 @@ class PersonalData:
         self, user: str, message: sig.SessionProcedures, now: float
     ) -> None:
         """The specialist picks the life event and its procedures for the session."""
-        view = await self._staff_view(user, message.session_id)
+        view = await self.sessions.live_for_staff(user, message.session_id)
         event = self.catalog.life_events.get(message.life_event)
         if event is None:
             raise Refused("unknown_life_event", f"no life event {message.life_event!r}")
@@ -90,7 +88,7 @@ class PersonalData:
     # -- the card --------------------------------------------------------------------------------
 
     async def request(self, user: str, message: sig.CardRequest, now: float) -> None:
-        view = await self._staff_view(user, message.session_id)
+        view = await self.sessions.live_for_staff(user, message.session_id)
         if message.with_number and not await self.needs_my_number(view.id):
             raise Refused(
                 "number_not_needed",
@@ -114,18 +112,18 @@ class PersonalData:
         await self.sessions.to_terminal(view.terminal_id, message)
 
     async def cancel(self, user: str, message: sig.CardCancel) -> None:
-        view = await self._staff_view(user, message.session_id)
+        view = await self.sessions.live_for_staff(user, message.session_id)
         await self.sessions.to_terminal(view.terminal_id, message)
 
     async def status(self, terminal_id: str, message: sig.CardStatus) -> None:
-        view = await self._terminal_view(terminal_id, message.session_id)
+        view = await self.sessions.live_for_terminal(terminal_id, message.session_id)
         if message.error:
             log.info("session %s: card read failed: %s", view.id, message.error)
         for member in view.staff:
             await self.sessions.to_staff(member, message)
 
     async def result(self, terminal_id: str, message: sig.CardResult, now: float) -> None:
-        view = await self._terminal_view(terminal_id, message.session_id)
+        view = await self.sessions.live_for_terminal(terminal_id, message.session_id)
         requested = await self.redis.hmget(
             session_key(view.id), ["card_requested_by", "card_with_number"]
         )
@@ -175,7 +173,7 @@ class PersonalData:
 
     async def card_data(self, user: str, session_id: str) -> sig.CardData | None:
         """The card's items for a staff member who (re)joins the session; audited as a view."""
-        view = await self._staff_view(user, session_id)
+        view = await self.sessions.live_for_staff(user, session_id)
         card = await self._open_card(view.id)
         if card is None:
             return None
@@ -198,7 +196,7 @@ class PersonalData:
         )
 
     async def reveal(self, user: str, message: sig.CardReveal, now: float) -> sig.CardRevealed:
-        view = await self._staff_view(user, message.session_id)
+        view = await self.sessions.live_for_staff(user, message.session_id)
         card = await self._open_card(view.id)
         number = card.get("my_number") if card else None
         if not number:
@@ -227,22 +225,6 @@ class PersonalData:
             log.error("session %s: sealed card data does not open (%s)", session_id, exc.code)
             raise Refused("personal_data_unavailable", "the card data cannot be opened") from None
         return card
-
-    async def _staff_view(self, user: str, session_id: str) -> SessionView:
-        view = await self.store.get(session_id)
-        if not view.takes_part(user):
-            raise NoSuchSession(session_id)
-        if view.state not in LIVE:
-            raise Refused("illegal_state", f"session is {view.state.value}")
-        return view
-
-    async def _terminal_view(self, terminal_id: str, session_id: str) -> SessionView:
-        view = await self.store.get(session_id)
-        if view.terminal_id != terminal_id:
-            raise NoSuchSession(session_id)
-        if view.state not in LIVE:
-            raise Refused("illegal_state", f"session is {view.state.value}")
-        return view
 
 
 def _without_number(message: sig.CardResult) -> sig.CardResult:

@@ -401,6 +401,20 @@ class Sessions:
                 raise Refused("bad_reason", f"staff do not end with {reason!r}")
         await self.close(view, EndReason(reason), now)
 
+    async def live_for_staff(self, user: str, session_id: str) -> SessionView:
+        """The session, when ``user`` takes part in it and it is connected or on hold."""
+        view = await self.store.get(session_id)
+        if not view.takes_part(user):
+            raise NoSuchSession(session_id)
+        return _live(view)
+
+    async def live_for_terminal(self, terminal_id: str, session_id: str) -> SessionView:
+        """The session, when it is ``terminal_id``'s and connected or on hold."""
+        view = await self.store.get(session_id)
+        if view.terminal_id != terminal_id:
+            raise NoSuchSession(session_id)
+        return _live(view)
+
     async def rate(self, session_id: str, score: int, *, by_terminal: str) -> None:
         """The resident's satisfaction for a session that ended, from its own terminal, once."""
         view = await self.store.get(session_id)
@@ -481,3 +495,9 @@ class Sessions:
             elif what == "left":
                 await self._participants(view)
         await self.announce(outcome.offers)
+
+
+def _live(view: SessionView) -> SessionView:
+    if view.state not in (State.CONNECTED, State.ON_HOLD):
+        raise Refused("illegal_state", f"session is {view.state.value}")
+    return view

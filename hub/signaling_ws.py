@@ -286,7 +286,7 @@ async def _dispatch(
         case sig.FormEdit():
             await app[keys.DRAFTS].edit(user, message)
         case sig.FormSync(session_id=sid):
-            view = await app[keys.DRAFTS].staff_view(user, sid)
+            view = await sessions.live_for_staff(user, sid)
             draft = await app[keys.DRAFTS].load(view.id)
             await ws.send_str(sig.encode(app[keys.DRAFTS].state_message(view.id, draft)))
             card = await app[keys.PERSONAL].card_data(user, view.id)
