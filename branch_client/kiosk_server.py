@@ -50,12 +50,21 @@ async def status(request: web.Request) -> web.Response:
     return web.json_response(request.app[TERMINAL].snapshot())
 
 
-async def start(request: web.Request) -> web.Response:
+async def _body(request: web.Request, limit: int) -> dict[str, Any] | None:
+    """The JSON object posted (``{}`` for any other JSON value), or ``None`` when it is not JSON
+    or longer than ``limit``."""
     try:
-        body = json.loads(await request.content.read(4096) or b"{}")
+        body = json.loads(await request.content.read(limit + 1) or b"{}")
     except ValueError:
+        return None
+    return body if isinstance(body, dict) else {}
+
+
+async def start(request: web.Request) -> web.Response:
+    body = await _body(request, 4096)
+    if body is None:
         return _error(400, "bad_json")
-    purpose = body.get("purpose") if isinstance(body, dict) else None
+    purpose = body.get("purpose")
     if purpose not in PURPOSES:
         return _error(400, "unknown_purpose")
     await request.app[TERMINAL].start_session(purpose)
@@ -68,11 +77,10 @@ async def end(request: web.Request) -> web.Response:
 
 
 async def rate(request: web.Request) -> web.Response:
-    try:
-        body = json.loads(await request.content.read(4096) or b"{}")
-    except ValueError:
+    body = await _body(request, 4096)
+    if body is None:
         return _error(400, "bad_json")
-    score = body.get("score") if isinstance(body, dict) else None
+    score = body.get("score")
     if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
         return _error(400, "bad_score")
     if not await request.app[TERMINAL].rate(score):
@@ -83,24 +91,15 @@ async def rate(request: web.Request) -> web.Response:
 async def card_pin(request: web.Request) -> web.Response:
     """The resident's PIN, from the kiosk page to the card reader on this machine. Never logged:
     the kiosk's access log is off and the body is read here only."""
-    try:
-        body = json.loads(await request.content.read(256) or b"{}")
-    except ValueError:
+    body = await _body(request, 256)
+    if body is None:
         return _error(400, "bad_json")
-    pin = body.get("pin") if isinstance(body, dict) else None
+    pin = body.get("pin")
     if not isinstance(pin, str) or len(pin) != 4 or not pin.isascii() or not pin.isdigit():
         return _error(400, "invalid_pin")
     if not await request.app[TERMINAL].card_pin(pin):
         return _error(409, "no_pin_asked")
     return web.json_response(request.app[TERMINAL].snapshot())
-
-
-async def _body(request: web.Request, limit: int) -> dict[str, Any] | None:
-    try:
-        body = json.loads(await request.content.read(limit + 1) or b"{}")
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
 
 
 async def review(request: web.Request) -> web.Response:
