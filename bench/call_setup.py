@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from bench.browser import CHROMIUM, CHROMIUM_ARGS, console_login
-from hub.local_deployment import DEMO_PASSWORD, BranchProcess, LocalDeployment
+from madoguchi.local_deployment import DEMO_PASSWORD, BranchProcess, LocalDeployment
 
 
 def _wait(predicate: Any, what: str, limit_s: float = 20.0) -> Any:

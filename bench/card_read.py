@@ -31,7 +31,7 @@ from bench.call_setup import _kiosk_start, _wait
 from branch_client.card.pcsc_daemon import ensure_pcscd, wait_for_readers
 from branch_client.card.reader import wait_for_card
 from branch_client.card.software_card import DEMO_PIN, SoftwareCard
-from hub.local_deployment import DEMO_PASSWORD, BranchProcess, LocalDeployment
+from madoguchi.local_deployment import DEMO_PASSWORD, BranchProcess, LocalDeployment
 
 
 def _post_pin(branch: BranchProcess) -> None:

@@ -8,8 +8,8 @@ run in ``client_processes`` worker processes of this benchmark (``python -m benc
 Then, for each queue length in ``waiting``:
 
 1. the queue ``mdg:q:juumin`` is filled to that length plus one ticket per specialist (each
-   specialist always holds one), with :meth:`hub.dispatch.Dispatch.create`, the step the hub
-   takes for a resident at a kiosk; no terminal needs to be connected for a ticket to wait;
+   specialist always holds one), with :meth:`hub.sessions.dispatch.Dispatch.create`, the step the
+   hub takes for a resident at a kiosk; no terminal needs to be connected for a ticket to wait;
 2. a feeder keeps the queue at that length while we measure: for every ticket served it creates
    one, as arriving residents would;
 3. every specialist runs, concurrently with all the others, the loop of a working day::
@@ -93,14 +93,14 @@ import redis.asyncio as aioredis
 
 import signaling as sig
 from bench.common import sigterm_interrupts
-from hub.accounts import add_account
-from hub.dispatch import Dispatch
-from hub.lifecycle import EndReason
-from hub.local_deployment import DeploymentError, HubProcess, RedisServer
-from hub.relay import Relay
-from hub.router import ROUTING_FILE, load_rules
-from hub.sessions import Sessions
-from hub.store import Store
+from hub.accounts.store import add_account
+from hub.realtime.relay import Relay
+from hub.sessions.dispatch import Dispatch
+from hub.sessions.lifecycle import EndReason
+from hub.sessions.router import ROUTING_FILE, load_rules
+from hub.sessions.service import Sessions
+from hub.sessions.store import Store
+from madoguchi.local_deployment import DeploymentError, HubProcess, RedisServer
 
 SKILL = "juumin"
 PURPOSE = "moving"  # a purpose served by SKILL in hub/catalog/routing.json
@@ -832,7 +832,7 @@ async def _measure_one(
 
 
 async def _create_accounts(redis_url: str, count: int, password: str) -> list[str]:
-    quiet = logging.getLogger("hub.accounts")  # one INFO line per account otherwise
+    quiet = logging.getLogger("hub.accounts.store")  # one INFO line per account otherwise
     level = quiet.level
     quiet.setLevel(logging.WARNING)
     redis = aioredis.from_url(redis_url, decode_responses=True)

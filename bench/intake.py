@@ -10,8 +10,8 @@ connected session, and logs ``clients`` HTTP clients in as that specialist. Then
    the hub up. The hub draws each PDF record in its worker process meanwhile, as in production.
    ``hub_cpu_ms_per_submission`` is the hub process's own CPU time (not its PDF worker's).
 2. **direct**: the same number of appends of a record of the same size straight through
-   :meth:`hub.intake.Intake.submit` from ``clients`` concurrent tasks of this process: Redis and
-   its fsync alone, without HTTP or validation.
+   :meth:`hub.intake.queue.Intake.submit` from ``clients`` concurrent tasks of this process: Redis
+   and its fsync alone, without HTTP or validation.
 
 A sample is one submission's time from sending to its answer (``perf_counter``). Afterwards the
 stream must hold every submission exactly once. Settings come from the environment and fail fast:
@@ -50,11 +50,11 @@ import numpy as np
 import redis.asyncio as aioredis
 
 from bench.common import sigterm_interrupts
-from hub.accounts import add_account
-from hub.dispatch import Dispatch
-from hub.intake import Intake
-from hub.local_deployment import DeploymentError, HubProcess, RedisServer
-from hub.router import Specialist, load_rules
+from hub.accounts.store import add_account
+from hub.intake.queue import Intake
+from hub.sessions.dispatch import Dispatch
+from hub.sessions.router import Specialist, load_rules
+from madoguchi.local_deployment import DeploymentError, HubProcess, RedisServer
 
 PASSWORD = "bench-intake-password"  # noqa: S105 -- a throwaway account in a private Redis
 SPECIALIST = "bench-specialist"
@@ -300,7 +300,7 @@ async def _direct_phase(
     errors: Counter[str] = Counter()
     latencies: list[float] = []
     sent = 0
-    quiet = logging.getLogger("hub.intake")  # a line per application would drown the figures
+    quiet = logging.getLogger("hub.intake.queue")  # a line per application would drown the figures
     level = quiet.level
     quiet.setLevel(logging.WARNING)
     try:

@@ -32,7 +32,7 @@ import numpy as np
 
 from bench.browser import CHROMIUM, CHROMIUM_ARGS, console_login
 from bench.call_setup import _kiosk_start, _wait
-from hub.local_deployment import DEMO_PASSWORD, LocalDeployment
+from madoguchi.local_deployment import DEMO_PASSWORD, LocalDeployment
 
 # The specialist's camera: a canvas with the time code (cells of width/32, one cell in from the
 # top-left corner) and a moving bar so the encoder has motion to code, plus a quiet tone.

@@ -47,9 +47,9 @@ import redis.asyncio as aioredis
 
 import signaling as sig
 from bench.common import sigterm_interrupts
-from hub.local_deployment import DeploymentError, HubProcess, RedisServer
-from hub.relay import peer_channel
-from hub.store import Store
+from hub.realtime.relay import peer_channel
+from hub.sessions.store import Store
+from madoguchi.local_deployment import DeploymentError, HubProcess, RedisServer
 
 HEARTBEAT_S = 15.0
 """The clients' heartbeat, as the terminal's (``branch_client.terminal``); the hub's is 15 s too."""

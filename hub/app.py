@@ -13,26 +13,27 @@ import redis.asyncio as aioredis
 from aiohttp import WSCloseCode, web
 from redis.exceptions import RedisError
 
-from hub import keys, signaling_ws
-from hub.accounts import account_for_login, close_login, open_login, verify_password
-from hub.background import background
-from hub.board import add_routes as add_board_routes
+from hub import keys
+from hub.accounts.enrollment import enrollment_handler
+from hub.accounts.store import account_for_login, close_login, open_login, verify_password
+from hub.catalog.procedures import load_catalog
 from hub.config import ConfigError, HubConfig
-from hub.dispatch import Dispatch
-from hub.documents import Documents, is_terminal_upload
-from hub.documents import add_routes as add_document_routes
-from hub.drafts import Drafts
-from hub.enrollment import enrollment_handler
-from hub.intake_api import add_routes as add_intake_routes
-from hub.metrics import add_routes as add_metrics_routes
-from hub.personal import PersonalData
-from hub.procedures import load_catalog
-from hub.relay import Relay
-from hub.router import load_rules, staff_catalog
-from hub.sessions import Sessions
-from hub.store import Store
-from hub.supervisor import add_routes as add_supervisor_routes
-from hub.vault import DataKey, Vault, load_or_create_key_file
+from hub.documents.store import Documents, is_terminal_upload
+from hub.documents.store import add_routes as add_document_routes
+from hub.forms.drafts import Drafts
+from hub.intake.api import add_routes as add_intake_routes
+from hub.personal.card_data import PersonalData
+from hub.personal.vault import DataKey, Vault, load_or_create_key_file
+from hub.realtime import endpoint as signaling_ws
+from hub.realtime.relay import Relay
+from hub.sessions.background import background
+from hub.sessions.dispatch import Dispatch
+from hub.sessions.router import load_rules, staff_catalog
+from hub.sessions.service import Sessions
+from hub.sessions.store import Store
+from hub.supervision.board import add_routes as add_board_routes
+from hub.supervision.live import add_routes as add_supervisor_routes
+from hub.supervision.metrics import add_routes as add_metrics_routes
 from staff_console import STATIC_DIR
 
 log = logging.getLogger(__name__)

@@ -9,16 +9,16 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from hub.config import HubConfig
-from hub.dispatch import Dispatch
-from hub.drafts import Drafts
-from hub.personal import PersonalData
-from hub.relay import Relay
-from hub.router import Rules
-from hub.sessions import Sessions
-from hub.store import Store
+from hub.forms.drafts import Drafts
+from hub.personal.card_data import PersonalData
+from hub.realtime.relay import Relay
+from hub.sessions.dispatch import Dispatch
+from hub.sessions.router import Rules
+from hub.sessions.service import Sessions
+from hub.sessions.store import Store
 
-if TYPE_CHECKING:  # hub.documents reads these keys: a type-only import, against the cycle
-    from hub.documents import Documents
+if TYPE_CHECKING:  # hub.documents.store reads these keys: a type-only import, against the cycle
+    from hub.documents.store import Documents
 
 CONFIG = web.AppKey("config", HubConfig)
 REDIS = web.AppKey("redis", aioredis.Redis)

@@ -22,7 +22,7 @@ from bench.browser import CHROMIUM, CHROMIUM_ARGS, console_login  # noqa: E402
 from branch_client.card.pcsc_daemon import ensure_pcscd, wait_for_readers  # noqa: E402
 from branch_client.card.reader import wait_for_card  # noqa: E402
 from branch_client.card.software_card import DEMO_PIN, SoftwareCard  # noqa: E402
-from hub.local_deployment import DEMO_PASSWORD, LocalDeployment  # noqa: E402
+from madoguchi.local_deployment import DEMO_PASSWORD, LocalDeployment  # noqa: E402
 
 OUT = ROOT / "docs" / "img"
 VIEWPORT = {"width": 1280, "height": 800}

@@ -1,7 +1,7 @@
 """Take docs/img/dashboard.png and docs/img/board.png from a real local deployment.
 
-The morning so far is replayed through the hub's own routing scripts (hub.dispatch) with the
-times it happened at, and a few applications are put in the central intake with the back
+The morning so far is replayed through the hub's own routing scripts (hub.sessions.dispatch) with
+the times it happened at, and a few applications are put in the central intake with the back
 office's answers; then residents wait now at terminals and specialists work over real signaling,
 and the supervisor's dashboard and the lobby board of the 北 branch are photographed in
 headless Chromium.
@@ -27,11 +27,11 @@ from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 import signaling as sig  # noqa: E402
 from bench.browser import CHROMIUM, CHROMIUM_ARGS, console_login  # noqa: E402
-from hub.dispatch import JST, Dispatch  # noqa: E402
-from hub.intake import Intake  # noqa: E402
-from hub.lifecycle import EndReason  # noqa: E402
-from hub.local_deployment import DEMO_PASSWORD, LocalDeployment  # noqa: E402
-from hub.router import Specialist, load_rules  # noqa: E402
+from hub.intake.queue import Intake  # noqa: E402
+from hub.sessions.dispatch import JST, Dispatch  # noqa: E402
+from hub.sessions.lifecycle import EndReason  # noqa: E402
+from hub.sessions.router import Specialist, load_rules  # noqa: E402
+from madoguchi.local_deployment import DEMO_PASSWORD, LocalDeployment  # noqa: E402
 from tests.e2e.load import Load  # noqa: E402
 
 OUT = ROOT / "docs" / "img"

@@ -769,8 +769,8 @@ def _idents_required() -> Any:
 
 @dataclass(frozen=True)
 class SupervisorSnapshot:
-    """Hub -> supervisors: the live load and the day's figures (JSON, see ``hub.supervision``),
-    at most once a second and only when something changed."""
+    """Hub -> supervisors: the live load and the day's figures (JSON, see
+    ``hub.supervision.figures``), at most once a second and only when something changed."""
 
     type: ClassVar[str] = "supervisor.snapshot"
     senders: ClassVar[frozenset[str]] = frozenset({"hub"})

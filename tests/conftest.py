@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.local_deployment import RedisServer
+from madoguchi.local_deployment import RedisServer
 
 
 @pytest.fixture(scope="session")

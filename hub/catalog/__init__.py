@@ -34,7 +34,7 @@ def load_skills() -> dict[str, Skill]:
 
 @cache
 def _skills() -> tuple[Skill, ...]:
-    text = resources.files(__name__).joinpath("skills.json").read_text(encoding="utf-8")
+    text = resources.files(__name__).joinpath("data", "skills.json").read_text(encoding="utf-8")
     return parse_skills(text, "skills.json")
 
 

@@ -20,10 +20,10 @@ from branch_client.config import BranchConfig
 from branch_client.kiosk_server import create_kiosk_app
 from branch_client.media import ReceivedMedia, SyntheticCamera, ToneSource
 from branch_client.terminal import Terminal
-from hub.accounts import add_account
+from hub.accounts.store import add_account
 from hub.app import create_app
 from hub.config import HubConfig
-from hub.store import Store
+from hub.sessions.store import Store
 
 PASSWORD = "correct horse battery"
 

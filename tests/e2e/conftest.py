@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from bench.browser import CHROMIUM, CHROMIUM_ARGS, console_login
-from hub.local_deployment import DEMO_PASSWORD, LocalDeployment
+from madoguchi.local_deployment import DEMO_PASSWORD, LocalDeployment
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import aiohttp
 import redis.asyncio as aioredis
 
 import signaling as sig
-from hub.store import Store
+from hub.sessions.store import Store
 
 T = TypeVar("T")
 M = TypeVar("M")

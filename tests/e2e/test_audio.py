@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from bench.browser import console_login
-from hub.local_deployment import (
+from madoguchi.local_deployment import (
     DEMO_PASSWORD,
     BranchProcess,
     HubProcess,

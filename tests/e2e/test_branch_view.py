@@ -5,7 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import Browser
 
 from bench.browser import console_login
-from hub.local_deployment import DEMO_PASSWORD, LocalDeployment
+from madoguchi.local_deployment import DEMO_PASSWORD, LocalDeployment
 from tests.e2e.waiting import wait_for
 
 

@@ -7,7 +7,7 @@ import json
 import redis
 from playwright.sync_api import Page
 
-from hub.local_deployment import LocalDeployment
+from madoguchi.local_deployment import LocalDeployment
 from tests.e2e.waiting import wait_for
 
 MIN_FRAMES = 30

@@ -9,7 +9,7 @@ import redis
 from playwright.sync_api import Page
 
 from branch_client.card.software_card import DEMO_ADDRESS, DEMO_MY_NUMBER, DEMO_NAME
-from hub.local_deployment import LocalDeployment
+from madoguchi.local_deployment import LocalDeployment
 from tests.branch_client.card.conftest import InsertCard, insert_card, pcscd  # noqa: F401
 from tests.e2e.test_call import wait_js
 from tests.e2e.waiting import wait_for

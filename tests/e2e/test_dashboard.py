@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page
 
 import signaling as sig
 from bench.browser import console_login
-from hub.local_deployment import DEMO_PASSWORD, LocalDeployment
+from madoguchi.local_deployment import DEMO_PASSWORD, LocalDeployment
 from tests.e2e.load import Load
 from tests.e2e.waiting import wait_for
 

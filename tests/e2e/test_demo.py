@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from branch_client.card.pcsc_daemon import PcscDaemon
-from hub.local_deployment import free_port, http_ok
+from madoguchi.local_deployment import free_port, http_ok
 from tests.branch_client.card.conftest import pcscd  # noqa: F401
 
 

@@ -8,7 +8,7 @@ import time
 
 from playwright.sync_api import Page
 
-from hub.local_deployment import LocalDeployment
+from madoguchi.local_deployment import LocalDeployment
 from tests.e2e.test_call import wait_js
 from tests.e2e.waiting import wait_for
 

@@ -15,8 +15,8 @@ import redis
 from PIL import Image, ImageDraw
 from playwright.sync_api import Page, Request
 
-from hub.local_deployment import DEMO_TERMINAL, LocalDeployment
-from hub.relay import peer_channel
+from hub.realtime.relay import peer_channel
+from madoguchi.local_deployment import DEMO_TERMINAL, LocalDeployment
 from tests.e2e.test_call import wait_js
 from tests.e2e.waiting import wait_for
 

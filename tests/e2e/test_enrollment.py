@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from hub.enrollment import create_enrollment_code
-from hub.local_deployment import Child, HubProcess, free_port, http_json, run_in_fresh_loop
+from hub.accounts.enrollment import create_enrollment_code
+from madoguchi.local_deployment import Child, HubProcess, free_port, http_json, run_in_fresh_loop
 
 
 @pytest.fixture

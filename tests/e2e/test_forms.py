@@ -11,7 +11,7 @@ from playwright.sync_api import Page
 
 from bench.browser import console_login
 from branch_client.card.software_card import DEMO_NAME, DEMO_PIN
-from hub.local_deployment import DEMO_PASSWORD, LocalDeployment
+from madoguchi.local_deployment import DEMO_PASSWORD, LocalDeployment
 from tests.branch_client.card.conftest import InsertCard, insert_card, pcscd  # noqa: F401
 from tests.e2e.test_call import wait_js
 from tests.e2e.waiting import wait_for

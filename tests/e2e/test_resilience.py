@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import Page
 
-from hub.local_deployment import LocalDeployment
+from madoguchi.local_deployment import LocalDeployment
 from tests.e2e.waiting import wait_for
 
 

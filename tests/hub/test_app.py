@@ -14,11 +14,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 import signaling as sig
-from hub.accounts import add_account
+from hub.accounts.store import add_account
 from hub.app import create_app
 from hub.config import ConfigError, HubConfig
-from hub.local_deployment import RedisServer
-from hub.store import Store
+from hub.sessions.store import Store
+from madoguchi.local_deployment import RedisServer
 
 PASSWORD = "correct horse battery"
 SDP = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\n"

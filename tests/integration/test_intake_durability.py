@@ -23,9 +23,9 @@ from typing import Any
 import aiohttp
 import redis.asyncio as aioredis
 
-from hub.accounts import add_account
-from hub.local_deployment import HubProcess, RedisServer
-from tests.hub.intake_samples import certificate_bundle, open_session
+from hub.accounts.store import add_account
+from madoguchi.local_deployment import HubProcess, RedisServer
+from tests.hub.intake.samples import certificate_bundle, open_session
 
 CLIENTS = 6
 PER_CLIENT = 50

@@ -21,10 +21,10 @@ import pytest
 import redis.asyncio as aioredis
 
 import signaling as sig
-from hub.accounts import add_account
-from hub.local_deployment import HubProcess, RedisServer
-from hub.router import ROUTING_FILE
-from hub.store import Store
+from hub.accounts.store import add_account
+from hub.sessions.router import ROUTING_FILE
+from hub.sessions.store import Store
+from madoguchi.local_deployment import HubProcess, RedisServer
 
 HUBS = 3
 TERMINALS = 100

@@ -16,7 +16,7 @@ from branch_client.scan.synthetic import background_only, generate
 
 def madoguchi(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hub", "scan", *map(str, args)],
+        [sys.executable, "-m", "madoguchi", "scan", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -1,0 +1,212 @@
+"""Redis access for terminals and for reading sessions.
+
+Key layout (all under ``mdg:``; routing keys are listed in :mod:`hub.sessions.dispatch`):
+
+====================================  ===========================================================
+``mdg:session:{id}``                  hash: the session (fields in :mod:`hub.sessions.dispatch`)
+``mdg:terminal:{id}``                 hash: branch_id, name, token_digest
+``mdg:terminal_token:{sha256}``       the terminal id a device token belongs to
+``mdg:terminal_session:{id}``         the terminal's current session id
+``mdg:account:{username}``            hash: see :mod:`hub.accounts.store`
+``mdg:login:{token}``                 username behind a login cookie (expires)
+``mdg:presence``                      zset of ``terminal:{id}`` / ``staff:{user}`` by last seen
+====================================  ===========================================================
+
+Sessions change only through the scripts of :mod:`hub.sessions.dispatch`; this module reads them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from hub.sessions.lifecycle import ACTIVE, EndReason, State
+
+
+def session_key(session_id: str) -> str:
+    return f"mdg:session:{session_id}"
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class NoSuchSession(Exception):
+    code = "no_such_session"
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """A session as read from Redis."""
+
+    id: str
+    state: State
+    history: tuple[tuple[State, float], ...]
+    terminal_id: str
+    branch_id: str
+    purpose: str
+    skill: str
+    priority: str
+    ticket: str
+    queue: str
+    specialist: str | None
+    others: tuple[str, ...]
+    invited: str | None
+    needs_language: str | None
+    needs_hearing: bool
+    end_reason: EndReason | None
+    transferred_from: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    def takes_part(self, user: str) -> bool:
+        return user == self.specialist or user in self.others
+
+    @property
+    def staff(self) -> tuple[str, ...]:
+        return (*((self.specialist,) if self.specialist else ()), *self.others)
+
+
+def decode_session(session_id: str, raw: dict[str, str]) -> SessionView:
+    return SessionView(
+        id=session_id,
+        state=State(raw["state"]),
+        history=tuple((State(s), float(at)) for s, at in json.loads(raw["history"])),
+        terminal_id=raw.get("terminal_id", ""),
+        branch_id=raw.get("branch_id", ""),
+        purpose=raw.get("purpose", ""),
+        skill=raw.get("skill", ""),
+        priority=raw.get("priority", "normal"),
+        ticket=raw.get("ticket", ""),
+        queue=raw.get("queue", ""),
+        specialist=raw.get("specialist") or None,
+        others=tuple(o for o in raw.get("others", "").split(",") if o),
+        invited=raw.get("invited") or None,
+        needs_language=raw.get("needs_language") or None,
+        needs_hearing=raw.get("needs_hearing") == "1",
+        end_reason=EndReason(raw["end_reason"]) if raw.get("end_reason") else None,
+        transferred_from=raw.get("transferred_from") or None,
+    )
+
+
+class Store:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+
+    # -- terminals ---------------------------------------------------------------------------
+
+    async def enroll_terminal(self, terminal_id: str, branch_id: str, name: str) -> str:
+        """Register a terminal and return its new device token (shown once, stored hashed)."""
+        token = f"{terminal_id}.{secrets.token_urlsafe(32)}"
+        await self.set_terminal_token(terminal_id, branch_id, name, token)
+        return token
+
+    async def set_terminal_token(
+        self, terminal_id: str, branch_id: str, name: str, token: str
+    ) -> None:
+        """Set the terminal's device token; the previous one stops working."""
+        key = f"mdg:terminal:{terminal_id}"
+        previous = await self.redis.hget(key, "token_digest")
+        digest = token_digest(token)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if previous and previous != digest:
+                pipe.delete(f"mdg:terminal_token:{previous}")
+            pipe.hset(key, mapping={"branch_id": branch_id, "name": name, "token_digest": digest})
+            pipe.sadd(f"mdg:branch_terminals:{branch_id}", terminal_id)
+            pipe.set(f"mdg:terminal_token:{digest}", terminal_id)
+            await pipe.execute()
+
+    async def terminal_for_token(self, token: str) -> str | None:
+        found = await self.redis.get(f"mdg:terminal_token:{token_digest(token)}")
+        return str(found) if found is not None else None
+
+    async def branch_terminals(
+        self, branch_id: str, now: float, grace_s: float
+    ) -> list[dict[str, object]]:
+        """The branch's terminals: name, online, device health and current session."""
+        ids = sorted(await self.redis.smembers(f"mdg:branch_terminals:{branch_id}"))
+        out: list[dict[str, object]] = []
+        for terminal_id in ids:
+            info = await self.redis.hgetall(f"mdg:terminal:{terminal_id}")
+            seen = await self.redis.zscore("mdg:presence", f"terminal:{terminal_id}")
+            view = await self.current_session(terminal_id)
+            out.append(
+                {
+                    "terminal_id": terminal_id,
+                    "name": info.get("name", terminal_id),
+                    "online": seen is not None and now - float(seen) < grace_s,
+                    "camera": info.get("camera", "idle"),
+                    "microphone": info.get("microphone", "idle"),
+                    "session": None
+                    if view is None
+                    else {
+                        "session_id": view.id,
+                        "state": view.state.value,
+                        "ticket": view.ticket,
+                        "purpose": view.purpose,
+                        "priority": view.priority,
+                        "specialist": view.specialist,
+                    },
+                }
+            )
+        return out
+
+    async def terminal_branch(self, terminal_id: str) -> str:
+        return str(await self.redis.hget(f"mdg:terminal:{terminal_id}", "branch_id") or "")
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    async def get(self, session_id: str) -> SessionView:
+        raw = await self.redis.hgetall(session_key(session_id))
+        if not raw:
+            raise NoSuchSession(session_id)
+        return decode_session(session_id, raw)
+
+    async def current_session(self, terminal_id: str) -> SessionView | None:
+        """The terminal's session while the resident is still there, else None."""
+        session_id = await self.redis.get(f"mdg:terminal_session:{terminal_id}")
+        if session_id is None:
+            return None
+        try:
+            view = await self.get(session_id)
+        except NoSuchSession:
+            return None
+        return view if view.active else None
+
+    async def position(self, view: SessionView) -> int:
+        """1-based place in its queue (ties by id, as the router breaks them), 0 if not queued."""
+        key = f"mdg:q:{view.queue}"
+        rank = await self.redis.zscore(key, view.id)
+        if rank is None:
+            return 0
+        ahead = await self.redis.zcount(key, "-inf", f"({rank!r}")
+        return int(ahead) + 1
+
+    async def handle_time(self, skill: str, default: float) -> float:
+        """Mean of the last handling times for the skill, or ``default`` before there are any."""
+        values = [float(v) for v in await self.redis.lrange(f"mdg:handle:{skill}", 0, 49)]
+        return sum(values) / len(values) if values else default
+
+    async def staffed(self, skill: str) -> int:
+        """Specialists with the skill who are at work (not away, not offline)."""
+        members = sorted(await self.redis.smembers(f"mdg:skill_members:{skill}"))
+        if not members:
+            return 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user in members:
+                pipe.hget(f"mdg:specialist:{user}", "state")
+            states = await pipe.execute()
+        return sum(1 for s in states if s and s not in ("away", "offline"))
+
+    async def specialist_state(self, user: str) -> tuple[str, str | None, int]:
+        """(state, session id, version): the version grows with every change of state."""
+        state, session_id, version = await self.redis.hmget(
+            f"mdg:specialist:{user}", "state", "session_id", "version"
+        )
+        return (state or "offline", session_id or None, int(version or 0))
