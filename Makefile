@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Both install what they need.
-.PHONY: demo test check lint typecheck bench setup-demo setup-test clean
+.PHONY: demo test check lint typecheck imports bench setup-demo setup-test clean
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -16,7 +16,7 @@ demo: setup-demo
 test: setup-test
 	@scripts/run-tests.sh
 
-check: setup-test lint typecheck
+check: setup-test lint typecheck imports
 
 lint:
 	@$(VENV)/bin/ruff check .
@@ -24,6 +24,9 @@ lint:
 
 typecheck:
 	@$(VENV)/bin/mypy
+
+imports:
+	@$(VENV)/bin/lint-imports --no-cache
 
 bench: setup-test
 	@$(VENV)/bin/madoguchi bench call-setup --json --runs 10
