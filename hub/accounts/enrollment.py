@@ -21,7 +21,8 @@ Keys:
 ===================================  ===========================================================
 
 Re-enrolling a terminal that has a token replaces it: the old token stops working when the new
-code is redeemed (see :meth:`hub.sessions.store.Store.set_terminal_token`).
+code is redeemed (see :meth:`hub.sessions.store.Store.set_terminal_token`). The route is in
+:mod:`hub.accounts.api`.
 """
 
 from __future__ import annotations
@@ -35,9 +36,8 @@ import unicodedata
 from typing import Final
 
 import redis.asyncio as aioredis
-from aiohttp import web
 
-from hub import keys
+from hub.errors import HubError
 from hub.sessions.store import Store
 
 log = logging.getLogger(__name__)
@@ -55,17 +55,25 @@ ATTEMPT_WINDOW_S: Final = 60
 _TYPED: Final = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 
-class EnrollmentError(Exception):
+class EnrollmentError(HubError):
     """Enrollment refused: ``code`` for machines, the message for people.
 
-    Codes: ``bad_code`` (unknown, used, expired or malformed), ``too_many_attempts``,
-    ``bad_terminal_id``, ``bad_branch``, ``bad_name``, ``bad_ttl``.
+    Codes: ``bad_request`` (not ``{"code"}``), ``bad_code`` (unknown, used, expired or
+    malformed; 403), ``too_many_attempts`` (429, with ``Retry-After``), ``bad_terminal_id``,
+    ``bad_branch``, ``bad_name``, ``bad_ttl``; any other is 400.
     """
 
     def __init__(self, code: str, message: str, retry_after_s: int = 0) -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(
+            code,
+            message,
+            status=_STATUS.get(code, 400),
+            headers={"Retry-After": str(retry_after_s)} if retry_after_s else None,
+        )
         self.retry_after_s = retry_after_s
+
+
+_STATUS: Final = {"bad_request": 400, "bad_code": 403, "too_many_attempts": 429}
 
 
 def _code_key(normalized: str) -> str:
@@ -189,46 +197,3 @@ async def redeem_enrollment_code(
     token = await Store(redis).enroll_terminal(terminal_id, branch_id, name)
     log.info("terminal %s enrolled (branch %s)", terminal_id, branch_id)
     return terminal_id, token
-
-
-# -- HTTP --------------------------------------------------------------------------------------
-
-_STATUS: Final = {"bad_request": 400, "bad_code": 403, "too_many_attempts": 429}
-MAX_BODY: Final = 1024
-
-
-def client_address(request: web.Request) -> str:
-    """The address attempts are counted against: the TCP peer. Behind a reverse proxy that is
-    the proxy, so all terminals behind it share one count."""
-    return request.remote or "unknown"
-
-
-async def enrollment_handler(request: web.Request) -> web.Response:
-    """``POST /api/terminals/enroll {"code"}`` → ``{"terminal_id", "token"}``.
-
-    Called by a terminal, not a browser: exempt from the Origin check, authenticated by the code.
-    """
-    body = await request.content.read(MAX_BODY + 1)
-    try:
-        data = json.loads(body) if len(body) <= MAX_BODY else None
-    except ValueError:
-        data = None
-    code = data.get("code") if isinstance(data, dict) else None
-    try:
-        if not isinstance(code, str):
-            # Counted too: a malformed attempt is still an attempt.
-            await count_attempt(request.app[keys.REDIS], client_address(request))
-            raise EnrollmentError("bad_request", 'expected a JSON object {"code": "ABCD-EFGH"}')
-        terminal_id, token = await redeem_enrollment_code(
-            request.app[keys.REDIS], code, client=client_address(request)
-        )
-    except EnrollmentError as exc:
-        response = web.json_response(
-            {"error": exc.code, "message": str(exc)}, status=_STATUS.get(exc.code, 400)
-        )
-        if exc.retry_after_s:
-            response.headers["Retry-After"] = str(exc.retry_after_s)
-        return response
-    response = web.json_response({"terminal_id": terminal_id, "token": token})
-    response.headers["Cache-Control"] = "no-store"
-    return response

@@ -12,26 +12,8 @@ terminal (``document.added``). Staff who take part in the session fetch pages ov
 upload, view and deletion is in the audit stream (:mod:`hub.personal.audit`). A staff member may
 point the resident at a region of a page (``document.mark``, passed to the terminal).
 
-Routes:
-
-- ``PUT /api/documents/{session_id}/{group}/{page}/{variant}`` — the terminal only
-  (``Authorization: Bearer <device token>``; no cookie is ever looked at, so the Origin check
-  does not apply, see :func:`is_terminal_upload`). ``variant`` is ``corrected`` (at most 15 MB)
-  or ``original`` (at most 40 MB); ``page`` 1–200; ``group`` an id naming a multi-page document.
-  Header ``X-Content-SHA256``: the body's SHA-256 in hex. Answers 201 with the document (a new
-  page or a new content replacing the page: a re-capture), 200 for the same content again (a
-  retry: nothing is written, nothing re-announced); 400 ``bad_request``, ``missing_checksum``,
-  ``checksum_mismatch``, ``corrupt_image``; 401 ``unauthenticated``; 404 ``no_such_session``
-  (not this terminal's, or none); 409 ``illegal_state`` (not connected or on hold); 413
-  ``too_large``, ``image_too_large`` (over 100 megapixels or 20,000 pixels a side); 415
-  ``not_an_image``.
-- ``GET /api/documents/{document_id}/{variant}`` — staff taking part in the document's session
-  (anyone else: 404 ``no_such_document``; no login: 401). The image with its own
-  ``Content-Type``, ``Cache-Control: private, no-store`` and ``X-Content-Type-Options:
-  nosniff``. Audited (``document.view``, field ``{document_id}:{variant}``).
-- ``GET /api/sessions/{session_id}/documents`` — the same staff: ``{session_id, documents:
-  [...]}`` in upload order (see :meth:`Document.to_json`). Audited (``document.view``, field
-  ``list``).
+The HTTP routes (upload, download, list) are in :mod:`hub.documents.api`; this module is the
+service behind them and behind the signaling messages: the checks, the files, the records.
 
 Document id. ``d-`` and the first 24 hex digits of SHA-256 over ``session_id``, ``group`` and
 ``page``: both variants of a page share it whichever arrives first, and a re-capture of the page
@@ -83,10 +65,10 @@ from PIL import ImageFile, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
 from redis.exceptions import RedisError
 
 import signaling as sig
-from hub import keys
-from hub.accounts.store import Account, account_for_login
+from hub.accounts.store import Account
+from hub.errors import HubError, Refused
 from hub.personal import audit
-from hub.sessions.service import Refused, Sessions
+from hub.sessions.service import Sessions
 from hub.sessions.store import NoSuchSession, SessionView, Store
 
 log = logging.getLogger(__name__)
@@ -98,7 +80,6 @@ MAX_PIXELS: Final = 100_000_000
 MAX_SIDE: Final = 20_000
 """Beyond either, an image is refused (413 ``image_too_large``) from its header alone."""
 MAX_PAGE: Final = 200
-UPLOAD_PREFIX: Final = "/api/documents/"
 CHUNK: Final = 256 * 1024
 RETENTION_EVERY_S: float = 60.0
 """How often each hub tries to take the retention lock (tests shorten it)."""
@@ -110,9 +91,9 @@ SESSION_LOCK_MS: Final = 15_000
 EXPIRY_KEY: Final = "mdg:doc_expiry"
 RETENTION_LOCK: Final = "mdg:lock:doc_retention"
 
-_IDENT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+IDENT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 _DOCUMENT_ID: Final = re.compile(r"d-[0-9a-f]{24}")
-_SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
+SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
 _EXTENSIONS: Final = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 _PARSERS: Final[Mapping[str, type[ImageFile.ImageFile]]] = {
     "image/jpeg": JpegImagePlugin.JpegImageFile,
@@ -125,13 +106,8 @@ return 0
 """
 
 
-class DocumentError(Exception):
-    """An upload or a download refused; ``status`` and ``code`` become the HTTP answer."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
+class DocumentError(HubError):
+    """An upload or a download refused, with its own HTTP status (``status=``)."""
 
 
 # -- pure parts -------------------------------------------------------------------------------
@@ -174,14 +150,16 @@ def probe(path: Path, mime: str) -> tuple[int, int]:
             width, height = image.size
     except Exception as exc:
         raise DocumentError(
-            400, "corrupt_image", f"the image's header does not read ({type(exc).__name__})"
+            "corrupt_image",
+            f"the image's header does not read ({type(exc).__name__})",
+            status=400,
         ) from None
     if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
         raise DocumentError(
-            413,
             "image_too_large",
             f"{width}×{height} is over {MAX_PIXELS // 1_000_000} megapixels "
             f"or {MAX_SIDE} pixels a side",
+            status=413,
         )
     return width, height
 
@@ -203,12 +181,12 @@ class Target:
     def parse(cls, match: Mapping[str, str]) -> Target:
         session_id, group = match.get("session_id", ""), match.get("group", "")
         page, variant = match.get("page", ""), match.get("variant", "")
-        if not _IDENT.fullmatch(session_id) or not _IDENT.fullmatch(group):
-            raise DocumentError(400, "bad_request", "session and group are ids")
+        if not IDENT.fullmatch(session_id) or not IDENT.fullmatch(group):
+            raise DocumentError("bad_request", "session and group are ids", status=400)
         if not page.isascii() or not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
-            raise DocumentError(400, "bad_request", f"page is 1 to {MAX_PAGE}")
+            raise DocumentError("bad_request", f"page is 1 to {MAX_PAGE}", status=400)
         if variant not in VARIANTS:
-            raise DocumentError(400, "bad_request", "variant is corrected or original")
+            raise DocumentError("bad_request", "variant is corrected or original", status=400)
         return cls(session_id, group, int(page), variant)
 
 
@@ -337,7 +315,7 @@ async def receive(content: StreamReader, directory: Path, limit: int) -> Receive
             async for chunk in content.iter_chunked(CHUNK):
                 received.size += len(chunk)
                 if received.size > limit:
-                    raise DocumentError(413, "too_large", f"at most {limit} bytes")
+                    raise DocumentError("too_large", f"at most {limit} bytes", status=413)
                 if not received.mime:
                     head = (head + chunk)[:12]
                     if len(head) >= 12:
@@ -351,7 +329,7 @@ async def receive(content: StreamReader, directory: Path, limit: int) -> Receive
         received.sha256 = digest.hexdigest()
     except (ClientPayloadError, ConnectionResetError) as exc:
         received.discard()
-        raise DocumentError(400, "incomplete_body", f"the body broke off ({exc})") from None
+        raise DocumentError("incomplete_body", f"the body broke off ({exc})", status=400) from None
     except BaseException:
         received.discard()
         raise
@@ -372,7 +350,7 @@ def _temporary_file(directory: Path) -> tuple[int, str]:
 def _sniffed(head: bytes) -> str:
     mime = sniff(head)
     if mime is None:
-        raise DocumentError(415, "not_an_image", "a JPEG, PNG or WebP image, please")
+        raise DocumentError("not_an_image", "a JPEG, PNG or WebP image, please", status=415)
     return mime
 
 
@@ -448,13 +426,8 @@ class Documents:
 
     async def upload_view(self, terminal_id: str, session_id: str) -> SessionView:
         """The session an upload names, if it is this terminal's and live."""
-        try:
-            view = await self.sessions.live_for_terminal(terminal_id, session_id)
-        except NoSuchSession:
-            raise DocumentError(404, "no_such_session", "no such session") from None
-        except Refused as exc:
-            raise DocumentError(409, exc.code, str(exc)) from None
-        return view
+        # Not its own, or none: NoSuchSession (404); not connected or on hold: Refused (409).
+        return await self.sessions.live_for_terminal(terminal_id, session_id)
 
     async def commit(
         self, view: SessionView, target: Target, received: Received, size: tuple[int, int]
@@ -490,7 +463,7 @@ class Documents:
                     await self._drop_unreferenced(view.id, previous.file)
             document = decode_document(doc_id, await self.redis.hgetall(doc_key(doc_id)))
         if document is None:  # deleted meanwhile by the retention (only with tiny retentions)
-            raise DocumentError(409, "illegal_state", "the document was just deleted")
+            raise DocumentError("illegal_state", "the document was just deleted", status=409)
         log.info(
             "session %s: document %s %s %s (%d bytes, %s)",
             view.id,
@@ -590,9 +563,9 @@ class Documents:
         try:
             view = await self.store.get(session_id)
         except NoSuchSession:
-            raise DocumentError(404, "no_such_document", "no such document") from None
+            raise DocumentError("no_such_document", "no such document", status=404) from None
         if not view.takes_part(account.username):
-            raise DocumentError(404, "no_such_document", "no such document")
+            raise DocumentError("no_such_document", "no such document", status=404)
         return view
 
     # -- retention ------------------------------------------------------------------------------
@@ -667,7 +640,9 @@ class Documents:
         deadline = time.monotonic() + SESSION_LOCK_MS / 1000
         while not await self.redis.set(key, token, nx=True, px=SESSION_LOCK_MS):
             if time.monotonic() > deadline:
-                raise DocumentError(503, "busy", "the session's documents are busy; try again")
+                raise DocumentError(
+                    "busy", "the session's documents are busy; try again", status=503
+                )
             await asyncio.sleep(0.01)
         try:
             yield
@@ -680,151 +655,12 @@ def _place(temporary: Path, final: Path) -> None:
     _fsync_dir(final.parent)
 
 
-# -- HTTP -------------------------------------------------------------------------------------
-
-
-def is_terminal_upload(request: web.Request) -> bool:
-    """An upload carrying a device token. The route answers only to that token and never reads
-    a cookie, and a page of another site cannot add the header without a CORS preflight this hub
-    never grants: the Origin check (CSRF) does not apply, as for ``/api/terminals/enroll``."""
-    return (
-        request.method == "PUT"
-        and request.path.startswith(UPLOAD_PREFIX)
-        and request.headers.get("Authorization", "").startswith("Bearer ")
-    )
-
-
-def _error(exc: DocumentError) -> web.Response:
-    return web.json_response({"error": exc.code, "message": str(exc)}, status=exc.status)
-
-
-async def upload(request: web.Request) -> web.Response:
-    app = request.app
-    auth = request.headers.get("Authorization", "")
-    terminal_id = (
-        await app[keys.STORE].terminal_for_token(auth.removeprefix("Bearer "))
-        if auth.startswith("Bearer ")
-        else None
-    )
-    if terminal_id is None:
-        return _error(DocumentError(401, "unauthenticated", "a device token, please"))
-    documents = app[keys.DOCUMENTS]
-    view: SessionView | None = None
-    target: Target | None = None
-    try:
-        target = Target.parse(request.match_info)
-        view = await documents.upload_view(terminal_id, target.session_id)
-        declared = request.headers.get("X-Content-SHA256", "").strip().lower()
-        if not declared:
-            raise DocumentError(400, "missing_checksum", "X-Content-SHA256 is required")
-        limit = MAX_BYTES[target.variant]
-        if request.content_length is not None and request.content_length > limit:
-            raise DocumentError(413, "too_large", f"at most {limit} bytes")
-        received = await receive(request.content, documents.session_dir(view.id), limit)
-        try:
-            if not _SHA256_HEX.fullmatch(declared) or received.sha256 != declared:
-                raise DocumentError(400, "checksum_mismatch", "the body is not what was declared")
-            size = await asyncio.to_thread(probe, received.path, received.mime)
-            stored = await documents.commit(view, target, received, size)
-        finally:
-            received.discard()  # gone already when it was kept
-    except DocumentError as exc:
-        if view is not None and target is not None:
-            log.info("session %s: upload refused: %s", view.id, exc.code)
-            with contextlib.suppress(OSError):  # made for this upload, and empty: not kept
-                documents.session_dir(view.id).rmdir()
-            await audit.record(
-                app[keys.REDIS],
-                actor=terminal_id,
-                role="terminal",
-                action="document.upload",
-                session_id=view.id,
-                terminal_id=terminal_id,
-                fields=[f"{target.document_id}:{target.variant}"],
-                outcome=f"refused:{exc.code}",
-            )
-        return _error(exc)
-    return web.json_response(stored.to_json(), status=200 if stored.outcome == "repeat" else 201)
-
-
-async def _staff(request: web.Request) -> Account:
-    config = request.app[keys.CONFIG]
-    token = request.cookies.get(keys.LOGIN_COOKIE, "")
-    account = await account_for_login(request.app[keys.REDIS], token, config.login_ttl_s)
-    if account is None:
-        raise DocumentError(401, "unauthenticated", "please log in")
-    return account
-
-
-async def download(request: web.Request) -> web.StreamResponse:
-    documents = request.app[keys.DOCUMENTS]
-    try:
-        account = await _staff(request)
-        doc_id, variant = request.match_info["document_id"], request.match_info["variant"]
-        document = await documents.document(doc_id)
-        if document is None or variant not in VARIANTS:
-            raise DocumentError(404, "no_such_document", "no such document")
-        view = await documents.viewable(account, document.session_id)
-        stored = document.variant(variant)
-        if stored is None:
-            raise DocumentError(404, "no_such_document", f"no {variant} for this page (yet)")
-        path = documents.session_dir(view.id) / stored.file
-        if not path.is_file():
-            log.error("session %s: document %s %s is missing on disk", view.id, doc_id, variant)
-            raise DocumentError(404, "no_such_document", "the file is missing")
-        await audit.record(
-            request.app[keys.REDIS],
-            actor=account.username,
-            role="staff",
-            action="document.view",
-            session_id=view.id,
-            terminal_id=view.terminal_id,
-            fields=[f"{doc_id}:{variant}"],
-        )
-    except DocumentError as exc:
-        return _error(exc)
-    return web.FileResponse(
-        path,
-        headers={
-            "Content-Type": stored.mime,
-            "Cache-Control": "private, no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
-
-
-async def list_documents(request: web.Request) -> web.Response:
-    documents = request.app[keys.DOCUMENTS]
-    try:
-        account = await _staff(request)
-        session_id = request.match_info["session_id"]
-        if not _IDENT.fullmatch(session_id):
-            raise DocumentError(404, "no_such_document", "no such session")
-        view = await documents.viewable(account, session_id)
-        found = await documents.session_documents(view.id)
-        await audit.record(
-            request.app[keys.REDIS],
-            actor=account.username,
-            role="staff",
-            action="document.view",
-            session_id=view.id,
-            terminal_id=view.terminal_id,
-            fields=["list"],
-        )
-    except DocumentError as exc:
-        return _error(exc)
-    return web.json_response(
-        {"session_id": view.id, "documents": [d.to_json() for d in found]},
-        headers={"Cache-Control": "private, no-store"},
-    )
-
-
-async def _retention(app: web.Application) -> AsyncIterator[None]:
+async def retention(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: delete expired documents once a minute (one hub at a time)."""
     stop = asyncio.Event()
 
     async def run() -> None:
-        documents = app[keys.DOCUMENTS]
+        documents = app[DOCUMENTS]
         last_stale = 0.0
         while not stop.is_set():
             try:
@@ -849,9 +685,4 @@ async def _retention(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
 
 
-def add_routes(app: web.Application) -> None:
-    """The document routes and the retention task (after the hub's connections are open)."""
-    app.cleanup_ctx.append(_retention)
-    app.router.add_put(UPLOAD_PREFIX + "{session_id}/{group}/{page}/{variant}", upload)
-    app.router.add_get(UPLOAD_PREFIX + "{document_id}/{variant}", download)
-    app.router.add_get("/api/sessions/{session_id}/documents", list_documents)
+DOCUMENTS: Final = web.AppKey("documents", Documents)

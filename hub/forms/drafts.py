@@ -22,16 +22,18 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import redis.asyncio as aioredis
+from aiohttp import web
 from redis.exceptions import WatchError
 
 import signaling as sig
 from hub.catalog.procedures import Catalog, FieldSpec
-from hub.forms.validation import FormsError, make_bundle, mask_my_number, to_wareki
+from hub.errors import Refused
+from hub.forms.validation import make_bundle, mask_my_number, to_wareki
 from hub.personal.vault import Vault
-from hub.sessions.service import Refused, Sessions
+from hub.sessions.service import Sessions
 from hub.sessions.store import SessionView, Store
 
 log = logging.getLogger(__name__)
@@ -116,10 +118,8 @@ class Drafts:
     # -- changes from staff ----------------------------------------------------------------------
 
     async def set_procedures(self, view: SessionView, message: sig.SessionProcedures) -> None:
-        try:
-            make_bundle(self.catalog, message.life_event, procedures=message.procedures)
-        except FormsError as exc:
-            raise Refused(exc.code, str(exc)) from None
+        # A life event and procedures that make no bundle: FormsError, refused with its code.
+        make_bundle(self.catalog, message.life_event, procedures=message.procedures)
 
         def change(draft: dict[str, Any]) -> None:
             draft["life_event"] = message.life_event
@@ -449,3 +449,6 @@ def _display(spec: FieldSpec, value: Any) -> str:
     if isinstance(value, list):
         return "、".join(str(m.get("name", "")) for m in value if isinstance(m, dict))
     return str(value)
+
+
+DRAFTS: Final = web.AppKey("drafts", Drafts)

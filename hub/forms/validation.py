@@ -46,19 +46,19 @@ from hub.catalog.procedures import (
     Procedure,
     Scalar,
 )
+from hub.errors import Unprocessable
 
 # -- errors ------------------------------------------------------------------------------------
 
 
-class FormsError(Exception):
+class FormsError(Unprocessable):
     """A bundle or submission that cannot be read at all (not a field's value). ``code`` for
     machines: ``bad_bundle``, ``unknown_life_event``, ``unknown_procedure``,
     ``unknown_condition``, ``duplicate_procedure``, ``no_procedures``, ``bad_signature``,
-    ``bad_documents``."""
+    ``bad_documents``. Over HTTP: 422 with no field issues (``fields: []``)."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(code, message, extra={"fields": []})
 
 
 class FieldValueError(Exception):

@@ -1,4 +1,4 @@
-"""HTTP routes of the procedure catalog and the central intake; ``add_routes(app)`` adds them.
+r"""HTTP routes of the procedure catalog and the central intake (registered by :mod:`hub.app`).
 
 Routes (who may call them; answers):
 
@@ -29,7 +29,9 @@ again: 200 and the same ``entry_id``), and answered only when Redis has it on di
 ``intake_not_durable`` when the intake's Redis does not fsync every write). Its PDF record is
 drawn afterwards in a worker process, under the hub's data dir; a missing one is drawn on
 request.
-Errors are ``{"error": code, "message": …}`` like every other route of the hub.
+Errors are ``{"error": code, "message": …}`` like every other route of the hub: raised here as
+:class:`hub.errors.HubError`\ s (an :class:`~hub.intake.queue.IntakeError` or a
+:class:`~hub.forms.validation.FormsError` is one), answered by the hub's middleware.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ import os
 import re
 import signal
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -55,11 +57,11 @@ from typing import Any, Final
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from hub import keys
-from hub.accounts.store import Account, account_for_login
+from hub.accounts.store import Account
 from hub.catalog.procedures import Catalog, load_catalog
+from hub.errors import BadRequest, NotAllowed, NotFound, Unavailable, Unprocessable
+from hub.forms.drafts import DRAFTS
 from hub.forms.validation import (
-    FormsError,
     count_entries,
     issues_json,
     mask_my_number,
@@ -67,11 +69,13 @@ from hub.forms.validation import (
     submission_record,
     validate_submission,
 )
-from hub.intake.pdf import JST, PdfError, pdf_path, write_record_pdf
-from hub.intake.queue import Intake, IntakeError, State
+from hub.intake.pdf import JST, pdf_path, write_record_pdf
+from hub.intake.queue import INTAKE, Intake, IntakeError, State
 from hub.personal import audit
+from hub.personal.card_data import PERSONAL
 from hub.personal.vault import Vault, VaultError
-from hub.sessions.store import NoSuchSession
+from hub.sessions.store import STORE
+from hub.web import CONFIG, REDIS, read_json, require_account
 
 log = logging.getLogger(__name__)
 
@@ -160,32 +164,16 @@ class PdfWorker:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-INTAKE = web.AppKey("intake", Intake)
-PDFS = web.AppKey("intake_pdfs", PdfWorker)
-CATALOG = web.AppKey("procedure_catalog", Catalog)
+PDFS: Final = web.AppKey("intake_pdfs", PdfWorker)
+CATALOG: Final = web.AppKey("procedure_catalog", Catalog)
+"""The procedure catalog the intake validates against (pure data, loaded at start)."""
 
 
-def add_routes(app: web.Application) -> None:
-    """The intake's routes, and its lifetime (after the hub's Redis connection is open)."""
-    app.cleanup_ctx.append(_intake)
-    app.router.add_get("/api/intake/catalog", catalog)
-    app.router.add_post("/api/intake/sessions/{session_id}/submit", submit_draft)
-    app.router.add_post("/api/intake/validate", validate)
-    app.router.add_post("/api/intake/applications", submit)
-    app.router.add_get("/api/intake/applications", list_applications)
-    app.router.add_get("/api/intake/applications/{application_id}", get_application)
-    app.router.add_get("/api/intake/applications/{application_id}/pdf", get_pdf)
-    app.router.add_post("/api/intake/claim", claim)
-    app.router.add_get("/api/intake/returned", returned_to_me)
-    app.router.add_post("/api/intake/applications/{application_id}/done", done)
-    app.router.add_post("/api/intake/applications/{application_id}/return", return_)
-    app.router.add_get("/api/intake/sessions/{session_id}", session_applications)
-
-
-async def _intake(app: web.Application) -> AsyncIterator[None]:
-    intake = Intake(app[keys.REDIS])
+async def lifetime(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: the intake, its PDF worker and catalog (after the hub's Redis is open)."""
+    intake = Intake(app[REDIS])
     catalog = load_catalog()
-    pdfs = PdfWorker(app[keys.CONFIG].data_dir)
+    pdfs = PdfWorker(app[CONFIG].data_dir)
     app[INTAKE], app[PDFS], app[CATALOG] = intake, pdfs, catalog
     try:
         await intake.check_durability()
@@ -198,64 +186,6 @@ async def _intake(app: web.Application) -> AsyncIterator[None]:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-class _JsonError(web.HTTPException):
-    """An error answer, raised from helpers; the errors middleware lets JSON ones through."""
-
-    def __init__(self, status: int, body: Mapping[str, Any]) -> None:
-        self.status_code = status
-        super().__init__(text=json.dumps(body, ensure_ascii=False), content_type="application/json")
-
-
-def _error(status: int, code: str, message: str, **extra: Any) -> _JsonError:
-    return _JsonError(status, {"error": code, "message": message, **extra})
-
-
-async def _staff(request: web.Request, roles: Iterable[str]) -> Account:
-    config = request.app[keys.CONFIG]
-    token = request.cookies.get(keys.LOGIN_COOKIE, "")
-    account = await account_for_login(request.app[keys.REDIS], token, config.login_ttl_s)
-    if account is None:
-        raise _error(401, "unauthenticated", "please log in")
-    allowed = frozenset(roles)
-    if account.role not in allowed:
-        raise _error(403, "not_allowed", f"for {', '.join(sorted(allowed))}")
-    return account
-
-
-async def _read_object(request: web.Request, limit: int = MAX_APPLICATION_BODY) -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > limit:
-        raise _error(413, "too_large", f"at most {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = await request.content.read(65536)
-        if not chunk:
-            break
-        size += len(chunk)
-        if size > limit:
-            raise _error(413, "too_large", f"at most {limit} bytes")
-        chunks.append(chunk)
-    try:
-        body = json.loads(b"".join(chunks) or b"null")
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise _error(400, "bad_json", "a JSON object, please")
-    return body
-
-
-def _intake_error(exc: IntakeError) -> _JsonError:
-    status = {
-        "not_durable": 503,
-        "no_such_application": 404,
-        "illegal_transition": 409,
-        "application_id_reused": 409,
-        "bad_reason": 422,
-    }.get(exc.code, 400)
-    code = "intake_not_durable" if exc.code == "not_durable" else exc.code
-    return _error(status, code, str(exc))
 
 
 def _today() -> Any:
@@ -275,7 +205,7 @@ def _digest(session_id: str, bundle: Mapping[str, Any]) -> str:
 def _application_id(request: web.Request) -> str:
     application_id = request.match_info["application_id"]
     if not UUID.fullmatch(application_id):
-        raise _error(404, "no_such_application", "no such application")
+        raise NotFound("no_such_application", "no such application")
     return application_id
 
 
@@ -284,19 +214,16 @@ def _application_id(request: web.Request) -> str:
 
 async def catalog(request: web.Request) -> web.Response:
     """Procedures, shared keys, household columns, conditions and life events."""
-    await _staff(request, STAFF)
+    await require_account(request, *STAFF)
     return web.json_response(request.app[CATALOG].to_json())
 
 
 async def validate(request: web.Request) -> web.Response:
     """The bundle's layout (write-once fields, each form's own), its field issues and its
     書かない figure, without submitting: ``{"bundle": {...}}`` as for a submission."""
-    await _staff(request, SPECIALIST)
-    body = await _read_object(request)
-    try:
-        submission = parse_submission(body.get("bundle"), request.app[CATALOG])
-    except FormsError as exc:
-        raise _error(422, exc.code, str(exc), fields=[]) from None
+    await require_account(request, *SPECIALIST)
+    body = await read_json(request, MAX_APPLICATION_BODY)
+    submission = parse_submission(body.get("bundle"), request.app[CATALOG])
     validated = validate_submission(submission, today=_today())
     entries = count_entries(submission.bundle, validated.forms, submission.provenance)
     return web.json_response(
@@ -313,19 +240,19 @@ async def validate(request: web.Request) -> web.Response:
 
 
 async def submit(request: web.Request) -> web.Response:
-    account = await _staff(request, SPECIALIST)
-    body = await _read_object(request)
+    account = await require_account(request, *SPECIALIST)
+    body = await read_json(request, MAX_APPLICATION_BODY)
     application_id, session_id, bundle = (
         body.get("application_id"),
         body.get("session_id"),
         body.get("bundle"),
     )
     if not isinstance(application_id, str) or not UUID.fullmatch(application_id):
-        raise _error(400, "bad_application_id", "application_id is a lower-case UUID")
+        raise BadRequest("bad_application_id", "application_id is a lower-case UUID")
     if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
-        raise _error(400, "bad_session_id", "session_id is the id of the session")
+        raise BadRequest("bad_session_id", "session_id is the id of the session")
     if not isinstance(bundle, dict):
-        raise _error(400, "bad_bundle", "bundle is an object")
+        raise BadRequest("bad_bundle", "bundle is an object")
     return await _submit_bundle(request, account, application_id, session_id, bundle)
 
 
@@ -333,21 +260,21 @@ async def submit_draft(request: web.Request) -> web.Response:
     """``POST /api/intake/sessions/{session_id}/submit {"application_id"}``: submit the session's
     draft (:mod:`hub.forms.drafts`) as it stands on the hub, the My Number from the sealed card read
     included — it never travels through the browser. Idempotent on the application id."""
-    account = await _staff(request, SPECIALIST)
-    body = await _read_object(request, 4096)
+    account = await require_account(request, *SPECIALIST)
+    body = await read_json(request, 4096)
     application_id = body.get("application_id")
     session_id = request.match_info["session_id"]
     if not isinstance(application_id, str) or not UUID.fullmatch(application_id):
-        raise _error(400, "bad_application_id", "application_id is a lower-case UUID")
+        raise BadRequest("bad_application_id", "application_id is a lower-case UUID")
     if not SESSION_ID.fullmatch(session_id):
-        raise _error(400, "bad_session_id", "session_id is the id of the session")
-    drafts = request.app[keys.DRAFTS]
+        raise BadRequest("bad_session_id", "session_id is the id of the session")
+    drafts = request.app[DRAFTS]
     try:
         draft = await drafts.load(session_id)
     except VaultError:
-        raise _error(503, "personal_data_unavailable", "the draft cannot be opened") from None
+        raise Unavailable("personal_data_unavailable", "the draft cannot be opened") from None
     if not draft["procedures"]:
-        raise _error(422, "no_procedures", "choose the procedures first", fields=[])
+        raise Unprocessable("no_procedures", "choose the procedures first", extra={"fields": []})
     return await _submit_bundle(request, account, application_id, session_id, drafts.bundle(draft))
 
 
@@ -358,24 +285,17 @@ async def _submit_bundle(
     session_id: str,
     bundle: dict[str, Any],
 ) -> web.Response:
-    try:
-        view = await request.app[keys.STORE].get(session_id)
-    except NoSuchSession:
-        raise _error(404, "no_such_session", "no such session") from None
+    view = await request.app[STORE].get(session_id)  # NoSuchSession: 404
     if not view.takes_part(account.username):
-        raise _error(403, "not_your_session", "you do not take part in this session")
+        raise NotAllowed("not_your_session", "you do not take part in this session")
     catalog_ = request.app[CATALOG]
-    try:
-        submission = parse_submission(bundle, catalog_)
-    except FormsError as exc:
-        raise _error(422, exc.code, str(exc), fields=[]) from None
+    submission = parse_submission(bundle, catalog_)  # FormsError: 422
     validated = validate_submission(submission, today=_today())
     if not validated.ok:
-        raise _error(
-            422,
+        raise Unprocessable(
             "invalid_bundle",
             f"{len(validated.issues)} field(s) to correct",
-            fields=issues_json(validated.issues),
+            extra={"fields": issues_json(validated.issues)},
         )
     record = {
         "application_id": application_id,
@@ -386,7 +306,7 @@ async def _submit_bundle(
         "terminal_id": view.terminal_id,
         **submission_record(submission, validated),
     }
-    record = _seal_numbers(record, catalog_, request.app[keys.PERSONAL].vault)
+    record = _seal_numbers(record, catalog_, request.app[PERSONAL].vault)
     intake = request.app[INTAKE]
     try:
         submitted = await intake.submit(
@@ -397,7 +317,9 @@ async def _submit_bundle(
             digest=_digest(session_id, bundle),
         )
     except IntakeError as exc:
-        raise _intake_error(exc) from None
+        if exc.code == "not_durable":  # the intake's word; the hub's answer names the intake
+            raise Unavailable("intake_not_durable", exc.message) from None
+        raise
     pdfs = request.app[PDFS]
     if submitted.created:
         pdfs.schedule(record)
@@ -433,16 +355,16 @@ async def _submit_bundle(
 
 
 async def list_applications(request: web.Request) -> web.Response:
-    await _staff(request, READERS)
+    await require_account(request, *READERS)
     state = request.query.get("state") or None
     if state is not None and state not in {s.value for s in State}:
-        raise _error(400, "bad_state", f"state is one of {', '.join(s.value for s in State)}")
+        raise BadRequest("bad_state", f"state is one of {', '.join(s.value for s in State)}")
     try:
         limit = int(request.query.get("limit", "100"))
     except ValueError:
         limit = 0
     if not 1 <= limit <= 500:
-        raise _error(400, "bad_limit", "limit is 1-500")
+        raise BadRequest("bad_limit", "limit is 1-500")
     intake = request.app[INTAKE]
     statuses = await intake.list(state, limit=limit)
     return web.json_response(
@@ -451,14 +373,11 @@ async def list_applications(request: web.Request) -> web.Response:
 
 
 async def _readable(request: web.Request) -> tuple[Any, dict[str, Any], Account]:
-    account = await _staff(request, STAFF)
+    account = await require_account(request, *STAFF)
     application_id = _application_id(request)
-    try:
-        status, record = await request.app[INTAKE].get(application_id)
-    except IntakeError as exc:
-        raise _intake_error(exc) from None
+    status, record = await request.app[INTAKE].get(application_id)
     if account.role not in READERS and status.submitted_by != account.username:
-        raise _error(403, "not_allowed", "for the back office, supervisors and the submitter")
+        raise NotAllowed("not_allowed", "for the back office, supervisors and the submitter")
     return status, record, account
 
 
@@ -526,14 +445,14 @@ async def get_application(request: web.Request) -> web.Response:
         record = {k: v for k, v in masked(record, request.app[CATALOG]).items() if k != "sealed"}
         return web.json_response({**status.to_json(), "record": record})
     try:
-        record, opened = _open_numbers(record, request.app[keys.PERSONAL].vault)
+        record, opened = _open_numbers(record, request.app[PERSONAL].vault)
     except VaultError:
-        raise _error(
-            503, "personal_data_unavailable", "the sealed number cannot be opened"
+        raise Unavailable(
+            "personal_data_unavailable", "the sealed number cannot be opened"
         ) from None
     if opened:
         await audit.record(
-            request.app[keys.REDIS],
+            request.app[REDIS],
             actor=account.username,
             role=account.role,
             action="intake.view",
@@ -549,10 +468,7 @@ async def get_pdf(request: web.Request) -> web.StreamResponse:
     pdfs = request.app[PDFS]
     path = pdf_path(pdfs.data_dir, str(record.get("application_id")))
     if not path.exists():
-        try:
-            path = await pdfs.render(record)
-        except PdfError as exc:
-            raise _error(503, exc.code, str(exc)) from None
+        path = await pdfs.render(record)  # PdfError: 503
     return web.FileResponse(
         path,
         headers={
@@ -565,21 +481,18 @@ async def get_pdf(request: web.Request) -> web.StreamResponse:
 
 async def session_applications(request: web.Request) -> web.Response:
     """What became of a session's applications: the notice its console and terminal show."""
-    account = await _staff(request, STAFF)
+    account = await require_account(request, *STAFF)
     session_id = request.match_info["session_id"]
     if not SESSION_ID.fullmatch(session_id):
-        raise _error(404, "no_such_session", "no such session")
+        raise NotFound("no_such_session", "no such session")
     if account.role in ("specialist", "branch_staff"):
-        try:
-            view = await request.app[keys.STORE].get(session_id)
-        except NoSuchSession:
-            raise _error(404, "no_such_session", "no such session") from None
+        view = await request.app[STORE].get(session_id)  # NoSuchSession: 404
         mine = view.takes_part(account.username) or (
             account.role == "branch_staff" and view.branch_id == account.branch_id
         )
         statuses = await request.app[INTAKE].for_session(session_id)
         if not mine and not any(s.submitted_by == account.username for s in statuses):
-            raise _error(403, "not_allowed", "not a session of yours")
+            raise NotAllowed("not_allowed", "not a session of yours")
     else:
         statuses = await request.app[INTAKE].for_session(session_id)
     return web.json_response(
@@ -606,7 +519,7 @@ async def session_applications(request: web.Request) -> web.Response:
 async def returned_to_me(request: web.Request) -> web.Response:
     """``GET /api/intake/returned`` (specialist): the applications they submitted that the back
     office returned, newest first, with the reason: the notice a specialist acts on."""
-    account = await _staff(request, SPECIALIST)
+    account = await require_account(request, *SPECIALIST)
     statuses = await request.app[INTAKE].list(State.RETURNED.value, limit=500)
     mine = [s.to_json() for s in reversed(statuses) if s.submitted_by == account.username]
     return web.json_response({"applications": mine[:50]})
@@ -614,11 +527,8 @@ async def returned_to_me(request: web.Request) -> web.Response:
 
 async def claim(request: web.Request) -> web.Response:
     """The next application for this back-office user (its consumer is their username)."""
-    account = await _staff(request, BACKOFFICE)
-    try:
-        claimed = await request.app[INTAKE].claim_next(account.username)
-    except IntakeError as exc:
-        raise _intake_error(exc) from None
+    account = await require_account(request, *BACKOFFICE)
+    claimed = await request.app[INTAKE].claim_next(account.username)
     if claimed is None:
         return web.json_response({"application": None, "dead_lettered": []})
     return web.json_response(
@@ -630,27 +540,21 @@ async def claim(request: web.Request) -> web.Response:
 
 
 async def done(request: web.Request) -> web.Response:
-    account = await _staff(request, BACKOFFICE)
+    account = await require_account(request, *BACKOFFICE)
     application_id = _application_id(request)
     intake = request.app[INTAKE]
-    try:
-        status = await intake.done(await intake.entry_id_of(application_id), by=account.username)
-    except IntakeError as exc:
-        raise _intake_error(exc) from None
+    status = await intake.done(await intake.entry_id_of(application_id), by=account.username)
     return web.json_response(status.to_json())
 
 
 async def return_(request: web.Request) -> web.Response:
-    account = await _staff(request, BACKOFFICE)
+    account = await require_account(request, *BACKOFFICE)
     application_id = _application_id(request)
-    body = await _read_object(request, 16 * 1024)
+    body = await read_json(request, 16 * 1024)
     reason = body.get("reason")
     if not isinstance(reason, str):
-        raise _error(422, "bad_reason", "reason is a string")
+        raise Unprocessable("bad_reason", "reason is a string")
     intake = request.app[INTAKE]
-    try:
-        entry_id = await intake.entry_id_of(application_id)
-        status = await intake.return_(entry_id, reason, by=account.username)
-    except IntakeError as exc:
-        raise _intake_error(exc) from None
+    entry_id = await intake.entry_id_of(application_id)
+    status = await intake.return_(entry_id, reason, by=account.username)
     return web.json_response(status.to_json())

@@ -27,6 +27,7 @@ from fpdf.enums import WrapMode, XPos, YPos
 from fpdf.fonts import FontFace
 
 from hub.catalog.procedures import Catalog, FieldSpec, Procedure
+from hub.errors import Unavailable
 from hub.forms.validation import mask_my_number, to_wareki
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,8 @@ PROVENANCE_JA: Final = {
 }
 
 
-class PdfError(Exception):
-    """The record cannot be drawn; ``code``: ``no_japanese_font``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class PdfError(Unavailable):
+    """The record cannot be drawn (503); ``code``: ``no_japanese_font``."""
 
 
 def find_font() -> Path:

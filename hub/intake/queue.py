@@ -58,7 +58,10 @@ from enum import StrEnum
 from typing import Any, Final
 
 import redis.asyncio as aioredis
+from aiohttp import web
 from redis.exceptions import ResponseError
+
+from hub.errors import HubError
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +94,24 @@ MAX_REASON: Final = 500
 DURABILITY_RECHECK_S: Final = 60.0
 
 
-class IntakeError(Exception):
+class IntakeError(HubError):
     """The intake refused: ``code`` for machines (``not_durable``, ``no_such_application``,
     ``illegal_transition``, ``application_id_reused``, ``bad_application_id``,
-    ``bad_reason``), the message for people."""
+    ``bad_reason``), the message for people; the HTTP status follows from the code
+    (:data:`STATUS`)."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(code, message, status=STATUS.get(code, 400))
+
+
+STATUS: Final = {
+    "not_durable": 503,
+    "no_such_application": 404,
+    "illegal_transition": 409,
+    "application_id_reused": 409,
+    "bad_reason": 422,
+}
+"""The HTTP status of an :class:`IntakeError` by its code; any other code is 400."""
 
 
 @dataclass(frozen=True)
@@ -542,3 +555,6 @@ class Intake:
                 pipe.zcard(self.prefix + "state:" + s.value)
             rows = await pipe.execute()
         return {s.value: int(n) for s, n in zip(State, rows, strict=True)}
+
+
+INTAKE: Final = web.AppKey("intake", Intake)

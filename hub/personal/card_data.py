@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, Final
 
 import redis.asyncio as aioredis
+from aiohttp import web
 
 import signaling as sig
 from hub.catalog.procedures import Catalog
+from hub.errors import Refused
 from hub.forms.drafts import Drafts
 from hub.personal import audit
 from hub.personal.vault import Vault, VaultError
-from hub.sessions.service import Refused, Sessions
-from hub.sessions.store import Store, session_key
+from hub.sessions.service import Sessions
+from hub.sessions.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -69,21 +71,16 @@ class PersonalData:
         unknown = [p for p in message.procedures if p not in self.catalog.procedures]
         if unknown:
             raise Refused("unknown_procedure", f"no procedure {unknown[0]!r}")
-        await self.redis.hset(
-            session_key(view.id),
-            mapping={"life_event": event.id, "procedures": ",".join(message.procedures)},
-        )
+        await self.store.set_procedures(view.id, event.id, message.procedures)
         log.info("session %s: procedures %s by %s", view.id, ",".join(message.procedures), user)
         for member in view.staff:
             await self.sessions.to_staff(member, message)
         await self.drafts.set_procedures(view, message)
 
     async def needs_my_number(self, session_id: str) -> bool:
-        raw = await self.redis.hget(session_key(session_id), "procedures") or ""
         return any(
             (p := self.catalog.procedures.get(pid)) is not None and p.needs_my_number
-            for pid in raw.split(",")
-            if pid
+            for pid in await self.store.procedures(session_id)
         )
 
     # -- the card --------------------------------------------------------------------------------
@@ -106,10 +103,7 @@ class PersonalData:
             fields=fields,
             now=now,
         )
-        await self.redis.hset(
-            session_key(view.id),
-            mapping={"card_requested_by": user, "card_with_number": int(message.with_number)},
-        )
+        await self.store.note_card_request(view.id, user, message.with_number)
         await self.sessions.to_terminal(view.terminal_id, message)
 
     async def cancel(self, user: str, message: sig.CardCancel) -> None:
@@ -125,10 +119,7 @@ class PersonalData:
 
     async def result(self, terminal_id: str, message: sig.CardResult, now: float) -> None:
         view = await self.sessions.live_for_terminal(terminal_id, message.session_id)
-        requested = await self.redis.hmget(
-            session_key(view.id), ["card_requested_by", "card_with_number"]
-        )
-        requested_by, with_number = requested[0], requested[1] == "1"
+        requested_by, with_number = await self.store.card_request(view.id)
         if not requested_by:
             raise Refused("not_requested", "no card read was asked for in this session")
         if message.my_number is not None and not with_number:
@@ -158,7 +149,7 @@ class PersonalData:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping={"card": sealed, "card_read_at": f"{now:.3f}"})
             pipe.expire(key, self.retention_s)
-            pipe.hdel(session_key(view.id), "card_requested_by")
+            self.store.clear_card_request(pipe, view.id)
             await pipe.execute()
         data = sig.CardData(
             session_id=view.id,
@@ -232,3 +223,6 @@ def _without_number(message: sig.CardResult) -> sig.CardResult:
     from dataclasses import replace
 
     return replace(message, my_number=None)
+
+
+PERSONAL: Final = web.AppKey("personal", PersonalData)

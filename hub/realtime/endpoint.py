@@ -2,9 +2,15 @@
 may send it, and hands it to :mod:`hub.sessions.service`.
 
 Terminals authenticate with ``Authorization: Bearer <device token>``; staff with their login
-cookie (and a same-origin ``Origin``, against cross-site WebSocket hijacking). A message that does
-not parse, is not the sender's to send, names a session the sender is not part of, or comes too
-fast gets an ``error`` reply with a code; the connection stays up.
+cookie (and a same-origin ``Origin``, against cross-site WebSocket hijacking), looked up as every
+HTTP route looks it up (:func:`hub.web.login_account`). A message that does not parse, is not the
+sender's to send, names a session the sender is not part of, or comes too fast gets an ``error``
+reply with a code; the connection stays up.
+
+:func:`_reply_error` is the one place a :class:`hub.errors.HubError` becomes an ``error`` frame
+(the code, the message, the type of the message refused), as the middleware of :mod:`hub.web` is
+for HTTP answers. A signaling parse error is translated to a HubError first, a Redis failure to
+:class:`~hub.errors.StoreUnavailable`.
 """
 
 from __future__ import annotations
@@ -17,16 +23,21 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from redis.exceptions import RedisError
 
 import signaling as sig
-from hub import keys
-from hub.accounts.store import account_for_login, get_account
-from hub.realtime.relay import peer_channel
+from hub import web as keys  # the infrastructure keys (CONFIG, REDIS, ...)
+from hub.accounts.store import get_account
+from hub.documents.store import DOCUMENTS
+from hub.errors import BadRequest, HubError, NotAllowed, Refused, StoreUnavailable, Unauthenticated
+from hub.forms.drafts import DRAFTS
+from hub.personal.card_data import PERSONAL
+from hub.realtime.relay import RELAY, peer_channel
 from hub.sessions.lifecycle import EndReason, State
 from hub.sessions.router import Specialist
-from hub.sessions.service import Refused, Sessions
-from hub.sessions.store import NoSuchSession
+from hub.sessions.service import SESSIONS, Sessions
+from hub.sessions.store import STORE, NoSuchSession
 from hub.supervision.live import SUPERVISOR_MESSAGES, SUPERVISOR_ROLES
 from hub.supervision.live import act as supervisor_act
 from hub.supervision.metrics import count_error, count_message
+from hub.web import bearer_token, device_terminal, from_this_hub, login_account
 
 log = logging.getLogger(__name__)
 
@@ -89,16 +100,16 @@ class TokenBucket:
 
 
 async def authenticate(request: web.Request) -> Peer | None:
-    app = request.app
-    auth = request.headers.get("Authorization", "")
-    if auth.startswith("Bearer "):
-        terminal_id = await app[keys.STORE].terminal_for_token(auth.removeprefix("Bearer "))
+    """The peer behind the upgrade request: a terminal by its device token (a wrong one is no
+    one: the cookie is not looked at then), or staff by their login cookie from a page of this
+    hub (a client without an ``Origin`` is not a browser, and not open to hijacking)."""
+    if bearer_token(request) is not None:
+        terminal_id = await device_terminal(request)
         return Peer("terminal", terminal_id) if terminal_id else None
     origin = request.headers.get("Origin")
-    if origin is not None and origin.split("://", 1)[-1] != request.host:
+    if origin is not None and not from_this_hub(origin, request):
         return None
-    token = request.cookies.get(keys.LOGIN_COOKIE, "")
-    account = await account_for_login(app[keys.REDIS], token, app[keys.CONFIG].login_ttl_s)
+    account = await login_account(request)
     if account is None:
         return None
     return Peer("staff", account.username, account.role)
@@ -107,13 +118,11 @@ async def authenticate(request: web.Request) -> Peer | None:
 async def handle(request: web.Request) -> web.StreamResponse:
     peer = await authenticate(request)
     if peer is None:
-        raise web.HTTPUnauthorized(
-            text='{"error":"unauthenticated"}', content_type="application/json"
-        )
+        raise Unauthenticated()  # an HTTP answer: the socket is not open yet
     ws = web.WebSocketResponse(heartbeat=15.0, max_msg_size=WS_MAX_FRAME)
     await ws.prepare(request)
     app = request.app
-    relay, sessions = app[keys.RELAY], app[keys.SESSIONS]
+    relay, sessions = app[RELAY], app[SESSIONS]
     app[keys.SOCKETS].add(ws)
     local = app[keys.LOCAL_PEERS]
     local[peer.presence] = local.get(peer.presence, 0) + 1
@@ -136,7 +145,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
         async for frame in ws:
             if not bucket.take():
                 limited += 1
-                await _reply_error(ws, "rate_limited", "too many messages; slow down", None)
+                await _reply_error(
+                    ws, HubError("rate_limited", "too many messages; slow down", status=429), None
+                )
                 if limited >= MAX_REFUSED_IN_A_ROW:
                     await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"rate limit")
                 continue
@@ -144,7 +155,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
             if frame.type is WSMsgType.TEXT:
                 await _receive(app, ws, peer, frame.data)
             elif frame.type is WSMsgType.BINARY:
-                await _reply_error(ws, "not_text", "messages are JSON text frames", None)
+                await _reply_error(
+                    ws, BadRequest("not_text", "messages are JSON text frames"), None
+                )
             elif frame.type is WSMsgType.ERROR:
                 log.info("%s %s socket error: %s", peer.role, peer.peer_id, ws.exception())
     except RedisError as exc:
@@ -178,47 +191,51 @@ async def _greet_specialist(
         await ws.send_str(sig.encode(message))
 
 
-async def _reply_error(
-    ws: web.WebSocketResponse, code: str, message: str, ref_type: str | None
-) -> None:
-    count_error(code)
-    await ws.send_str(
-        sig.encode(sig.ErrorReply(code=code, message=message[:512], ref_type=ref_type))
-    )
+def error_frame(error: HubError, ref_type: str | None) -> sig.ErrorReply:
+    """A HubError as the ``error`` frame: its code and message (cut to fit), and the type of the
+    message it answers (None when the frame did not parse)."""
+    return sig.ErrorReply(code=error.code, message=error.message[:512], ref_type=ref_type)
+
+
+async def _reply_error(ws: web.WebSocketResponse, error: HubError, ref_type: str | None) -> None:
+    """The one place a refusal reaches a socket; each is counted by code for the metrics."""
+    count_error(error.code)
+    await ws.send_str(sig.encode(error_frame(error, ref_type)))
+
+
+def _check_sender(peer: Peer, message: sig.Message) -> None:
+    """NotAllowed unless this peer (its role, and a staff member's account role) sends this."""
+    if peer.role not in message.senders:
+        raise NotAllowed("not_allowed", f"a {peer.role} does not send {message.type}")
+    if message.type in SPECIALIST_ONLY and peer.staff_role != "specialist":
+        raise NotAllowed("not_allowed", f"only a specialist sends {message.type}")
+    if message.type in BRANCH_STAFF_ONLY and peer.staff_role != "branch_staff":
+        raise NotAllowed("not_allowed", f"only branch staff send {message.type}")
+    if message.type in SUPERVISOR_MESSAGES and peer.staff_role not in SUPERVISOR_ROLES:
+        raise NotAllowed("not_allowed", f"only a supervisor sends {message.type}")
 
 
 async def _receive(app: web.Application, ws: web.WebSocketResponse, peer: Peer, text: str) -> None:
     try:
         message = sig.parse_message(text)
     except sig.ProtocolError as exc:
-        await _reply_error(ws, exc.code, str(exc), None)
+        await _reply_error(ws, BadRequest(exc.code, str(exc)), None)
         return
     count_message(message.type)
     try:
-        if peer.role not in message.senders:
-            raise Refused("not_allowed", f"a {peer.role} does not send {message.type}")
-        if message.type in SPECIALIST_ONLY and peer.staff_role != "specialist":
-            raise Refused("not_allowed", f"only a specialist sends {message.type}")
-        if message.type in BRANCH_STAFF_ONLY and peer.staff_role != "branch_staff":
-            raise Refused("not_allowed", f"only branch staff send {message.type}")
-        if message.type in SUPERVISOR_MESSAGES and peer.staff_role not in SUPERVISOR_ROLES:
-            raise Refused("not_allowed", f"only a supervisor sends {message.type}")
+        _check_sender(peer, message)
         await _dispatch(app, ws, peer, message)
-    except Refused as exc:
-        await _reply_error(ws, exc.code, str(exc), message.type)
-    except NoSuchSession:
-        await _reply_error(ws, "no_such_session", "no such session", message.type)
+    except HubError as exc:
+        await _reply_error(ws, exc, message.type)
     except RedisError as exc:
         log.warning("%s on %s: store unavailable (%s)", message.type, peer.peer_id, exc)
-        await _reply_error(
-            ws, "store_unavailable", "the hub's store is unavailable; try again", message.type
-        )
+        await _reply_error(ws, StoreUnavailable(), message.type)
 
 
 async def _dispatch(
     app: web.Application, ws: web.WebSocketResponse, peer: Peer, message: sig.Message
 ) -> None:
-    sessions = app[keys.SESSIONS]
+    sessions = app[SESSIONS]
     now = time.time()
     user = peer.peer_id
     match message:
@@ -258,7 +275,7 @@ async def _dispatch(
                 raise Refused("unknown_purpose", f"no procedure {message.purpose!r}")
             if message.priority is not None and message.priority not in rules.priorities:
                 raise Refused("unknown_priority", f"no priority {message.priority!r}")
-            if await app[keys.STORE].current_session(tid) is not None:
+            if await app[STORE].current_session(tid) is not None:
                 raise Refused("busy", "that terminal already has a session; cancel it first")
             log.info("terminal %s: session started by branch staff %s", tid, user)
             await sessions.to_terminal(
@@ -272,7 +289,7 @@ async def _dispatch(
             )
         case sig.TerminalCancel(terminal_id=tid):
             await _own_branch_terminal(app, peer, tid)
-            view = await app[keys.STORE].current_session(tid)
+            view = await app[STORE].current_session(tid)
             if view is None:
                 raise Refused("no_session", "that terminal has no session")
             log.info("session %s: cancelled by branch staff %s", view.id, user)
@@ -282,52 +299,52 @@ async def _dispatch(
         case sig.DeviceStatus():
             await sessions.device_status(user, message, now)
         case sig.SessionProcedures():
-            await app[keys.PERSONAL].select_procedures(user, message, now)
+            await app[PERSONAL].select_procedures(user, message, now)
         case sig.FormEdit():
-            await app[keys.DRAFTS].edit(user, message)
+            await app[DRAFTS].edit(user, message)
         case sig.FormSync(session_id=sid):
             view = await sessions.live_for_staff(user, sid)
-            draft = await app[keys.DRAFTS].load(view.id)
-            await ws.send_str(sig.encode(app[keys.DRAFTS].state_message(view.id, draft)))
-            card = await app[keys.PERSONAL].card_data(user, view.id)
+            draft = await app[DRAFTS].load(view.id)
+            await ws.send_str(sig.encode(app[DRAFTS].state_message(view.id, draft)))
+            card = await app[PERSONAL].card_data(user, view.id)
             if card is not None:
                 await ws.send_str(sig.encode(card))
         case sig.FormReview():
-            await app[keys.DRAFTS].review(user, message)
+            await app[DRAFTS].review(user, message)
         case sig.FormConfirm():
-            await app[keys.DRAFTS].confirm(user, message)
+            await app[DRAFTS].confirm(user, message)
         case sig.FormSign():
-            await app[keys.DRAFTS].sign_request(user, message)
+            await app[DRAFTS].sign_request(user, message)
         case sig.FormSignature():
-            await app[keys.DRAFTS].signature(user, message)
+            await app[DRAFTS].signature(user, message)
         case sig.CardRequest():
-            await app[keys.PERSONAL].request(user, message, now)
+            await app[PERSONAL].request(user, message, now)
         case sig.CardCancel():
-            await app[keys.PERSONAL].cancel(user, message)
+            await app[PERSONAL].cancel(user, message)
         case sig.CardStatus():
-            await app[keys.PERSONAL].status(user, message)
+            await app[PERSONAL].status(user, message)
         case sig.CardResult():
-            await app[keys.PERSONAL].result(user, message, now)
+            await app[PERSONAL].result(user, message, now)
         case sig.CardReveal():
-            await ws.send_str(sig.encode(await app[keys.PERSONAL].reveal(user, message, now)))
+            await ws.send_str(sig.encode(await app[PERSONAL].reveal(user, message, now)))
         case sig.DocumentCapture():
-            await app[keys.DOCUMENTS].capture(user, message)
+            await app[DOCUMENTS].capture(user, message)
         case sig.DocumentStatus():
-            await app[keys.DOCUMENTS].status(user, message)
+            await app[DOCUMENTS].status(user, message)
         case sig.DocumentMark():
-            await app[keys.DOCUMENTS].mark(user, message)
+            await app[DOCUMENTS].mark(user, message)
         case sig.SdpOffer() | sig.SdpAnswer() | sig.IceCandidate():
             await _relay_media(app, peer, message)
         case sig.SupervisorSetState() | sig.SupervisorSetSkills() | sig.SupervisorMoveTicket():
             await supervisor_act(app, user, message, now)
         case _:
-            raise Refused("not_allowed", f"{message.type} is not handled here")
+            raise NotAllowed("not_allowed", f"{message.type} is not handled here")
 
 
 async def _own_branch_terminal(app: web.Application, peer: Peer, terminal_id: str) -> None:
     """Branch staff reach only their own branch's terminals; any other looks like no terminal."""
     account = await get_account(app[keys.REDIS], peer.peer_id)
-    branch = await app[keys.STORE].terminal_branch(terminal_id)
+    branch = await app[STORE].terminal_branch(terminal_id)
     if account is None or not branch or account.branch_id != branch:
         raise Refused("no_such_terminal", "no such terminal in your branch")
 
@@ -337,10 +354,10 @@ async def _relay_media(
 ) -> None:
     """Offers, answers and candidates go between the terminal and one staff member of a live
     session. From staff the hub stamps who sent it; from the terminal it must name whom for."""
-    view = await app[keys.STORE].get(message.session_id)
+    view = await app[STORE].get(message.session_id)
     if view.state not in (State.CONNECTED, State.ON_HOLD):
         raise Refused("illegal_state", f"session is {view.state.value}")
-    sessions = app[keys.SESSIONS]
+    sessions = app[SESSIONS]
     if peer.role == "staff":
         if not view.takes_part(peer.peer_id):
             raise NoSuchSession(message.session_id)

@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Final
 
 import redis.asyncio as aioredis
+from aiohttp import web
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -93,3 +95,6 @@ class Relay:
                     await deliver(message["data"])
                 except (ConnectionError, RuntimeError) as exc:
                     log.info("relay: dropping a message for a closing socket: %s", exc)
+
+
+RELAY: Final = web.AppKey("relay", Relay)

@@ -22,9 +22,11 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 import signaling as sig
-from hub import keys
+from hub import web as keys  # the infrastructure keys (CONFIG, REDIS, ...)
+from hub.sessions.dispatch import DISPATCH
 from hub.sessions.lifecycle import State
-from hub.sessions.store import NoSuchSession
+from hub.sessions.service import SESSIONS
+from hub.sessions.store import STORE, NoSuchSession
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ async def refresh_presence(app: web.Application) -> None:
 
 
 async def sweep(app: web.Application) -> None:
-    sessions, dispatch = app[keys.SESSIONS], app[keys.DISPATCH]
+    sessions, dispatch = app[SESSIONS], app[DISPATCH]
     now = time.time()
     for item in await dispatch.claim_due(now):
         kind, _, rest = item.partition(":")
@@ -64,7 +66,7 @@ async def sweep(app: web.Application) -> None:
 
 
 async def safety_net(app: web.Application) -> None:
-    redis, sessions = app[keys.REDIS], app[keys.SESSIONS]
+    redis, sessions = app[keys.REDIS], app[SESSIONS]
     skills = sorted(app[keys.RULES].ticket_prefix)  # the queues there are; no keyspace scan
     async with redis.pipeline(transaction=False) as pipe:
         for skill in skills:
@@ -72,14 +74,14 @@ async def safety_net(app: web.Application) -> None:
         available = {user for members in await pipe.execute() for user in members}
     now = time.time()
     for user in sorted(available):
-        outcome = await app[keys.DISPATCH].offer_best_for(user, now)
+        outcome = await app[DISPATCH].offer_best_for(user, now)
         await sessions.announce(outcome.offers)
 
 
 async def push_positions(app: web.Application, last: dict[str, tuple[int, int]]) -> None:
     """Send each waiting terminal connected here its place and estimate, when they changed.
     Two round trips for all local terminals, then work only for those that wait."""
-    redis, store, sessions = app[keys.REDIS], app[keys.STORE], app[keys.SESSIONS]
+    redis, store, sessions = app[keys.REDIS], app[STORE], app[SESSIONS]
     terminals = [p.partition(":")[2] for p in app[keys.LOCAL_PEERS] if p.startswith("terminal:")]
     if not terminals:
         last.clear()

@@ -39,6 +39,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
 import redis.asyncio as aioredis
+from aiohttp import web
 
 from hub.sessions.lifecycle import EndReason, lua_table
 from hub.sessions.router import Rules, Specialist
@@ -682,3 +683,6 @@ class Dispatch:
             "set_skills", user, json.dumps(sorted(skills)), repr(now), *self._common()
         )
         return _decode(reply, 0)
+
+
+DISPATCH: Final = web.AppKey("dispatch", Dispatch)

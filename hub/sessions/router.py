@@ -30,6 +30,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from hub.errors import Refused
 from hub.sessions.lifecycle import EndReason, Event, Session, State, apply
 
 ROUTING_FILE = Path(__file__).resolve().parent.parent / "catalog" / "data" / "routing.json"
@@ -155,6 +156,13 @@ def pick_ticket(
 
 
 SPECIALIST_STATES = ("available", "ringing", "busy", "wrap_up", "away", "offline")
+"""A specialist's states, the same words in this model, in Redis (``mdg:specialist:{user}``) and
+on the wire (``specialist.status``). ``away``: known to routing and not taking sessions — where a
+newly registered specialist starts, and where an unanswered offer puts them; ``offline``: given
+up after their console was gone longer than the grace period (and what Redis reads for someone
+it has never seen)."""
+NEWCOMER_STATE = "away"
+"""Where a specialist starts when first registered (the Redis scripts do the same)."""
 
 
 @dataclass
@@ -168,19 +176,17 @@ class ModelSession:
 @dataclass
 class ModelSpecialist:
     who: Specialist
-    state: str = "offline"
+    state: str = NEWCOMER_STATE
     since: float = 0.0
     session_id: str | None = None
-
-
-class Refused(Exception):
-    """An operation the current state does not allow (the Redis scripts return nothing)."""
 
 
 class Model:
     """The whole routing state in memory, with the same operations as :mod:`hub.sessions.dispatch`.
 
-    Every operation returns the offers it made as (session id, specialist) pairs.
+    Every operation returns the offers it made as (session id, specialist) pairs; one the
+    current state does not allow raises :class:`hub.errors.Refused` (where the Redis scripts
+    answer ``refused``), with the code the hub would answer.
     """
 
     def __init__(self, rules: Rules) -> None:
@@ -213,10 +219,12 @@ class Model:
 
     # -- specialists ---------------------------------------------------------------------------
 
-    def register(self, specialist: Specialist) -> None:
+    def register(self, specialist: Specialist, now: float = 0.0) -> None:
+        """Who the specialist is; a newcomer starts :data:`NEWCOMER_STATE` since ``now``, one
+        already known keeps their state."""
         known = self.specialists.get(specialist.id)
         if known is None:
-            self.specialists[specialist.id] = ModelSpecialist(specialist)
+            self.specialists[specialist.id] = ModelSpecialist(specialist, NEWCOMER_STATE, now)
         else:
             known.who = specialist
 
@@ -227,7 +235,7 @@ class Model:
     def set_state(self, who: str, state: str, now: float) -> list[tuple[str, str]]:
         spec = self.specialists[who]
         if spec.state in ("ringing", "busy", "wrap_up"):
-            raise Refused(spec.state)
+            raise Refused("busy", f"{who} is {spec.state}")
         self._set(who, state, now)
         return self.offer_best_for(who, now) if state == "available" else []
 
@@ -274,7 +282,8 @@ class Model:
     def _session(self, session_id: str, *states: State) -> ModelSession:
         ms = self.sessions.get(session_id)
         if ms is None or (states and ms.session.state not in states):
-            raise Refused(session_id)
+            state = ms.session.state.value if ms else "gone"
+            raise Refused("illegal_state", f"session {session_id} is {state}")
         return ms
 
     def accept(self, session_id: str, who: str, now: float) -> None:
@@ -287,7 +296,7 @@ class Model:
             ms.invited = None
             self._set(who, "busy", now, session_id)
         else:
-            raise Refused(session_id)
+            raise Refused("not_offered", f"session {session_id} is not offered to {who}")
 
     def decline(
         self, session_id: str, who: str, now: float, *, timed_out: bool = False
@@ -302,7 +311,7 @@ class Model:
         elif ms.invited == who:
             ms.invited = None
         else:
-            raise Refused(session_id)
+            raise Refused("not_offered", f"session {session_id} is not offered to {who}")
         self._set(who, after, now)
         offers = self.offer_ticket(session_id, now)
         return offers + self.offer_best_for(who, now)
@@ -310,7 +319,7 @@ class Model:
     def hold(self, session_id: str, who: str, on: bool, now: float) -> None:
         ms = self._session(session_id)
         if ms.session.specialist != who:
-            raise Refused(session_id)
+            raise Refused("not_primary", f"{who} does not lead session {session_id}")
         ms.session = apply(ms.session, Event.HOLD if on else Event.RESUME, now)
 
     def _release(self, who: str, now: float) -> list[tuple[str, str]]:
@@ -322,7 +331,7 @@ class Model:
     ) -> list[tuple[str, str]]:
         ms = self._session(session_id, State.CONNECTED, State.ON_HOLD)
         if ms.session.specialist != who:
-            raise Refused(session_id)
+            raise Refused("not_primary", f"{who} does not lead session {session_id}")
         ms.session = apply(ms.session, Event.TRANSFER, now)
         ms.ticket = replace(
             ms.ticket,
@@ -345,9 +354,9 @@ class Model:
         ms = self._session(session_id, State.CONNECTED, State.ON_HOLD)
         spec = self.specialists.get(target)
         if ms.session.specialist != who or ms.invited or spec is None:
-            raise Refused(session_id)
+            raise Refused("cannot_invite", f"{who} cannot invite to session {session_id}")
         if spec.state != "available" or target == who or target in ms.others:
-            raise Refused(target)
+            raise Refused("not_available", f"{target} cannot be invited")
         ms.invited = target
         self._set(target, "ringing", now, session_id)
 
@@ -359,7 +368,7 @@ class Model:
             new_primary = ms.others.pop(0)
             ms.session = replace(ms.session, specialist=new_primary)
         else:
-            raise Refused(session_id)
+            raise Refused("cannot_leave", f"{who} cannot leave session {session_id}")
         return self._release(who, now)
 
     def hang_up(self, session_id: str, reason: EndReason, now: float) -> list[tuple[str, str]]:

@@ -3,7 +3,9 @@
 
 The signaling socket handler and the background sweeper both call this; neither changes a
 session any other way. Messages go out through the relay, so they reach each peer on whichever
-hub process it is connected to.
+hub process it is connected to. A step the state does not allow raises
+:class:`hub.errors.Refused` with a code (a session the caller is not part of:
+:class:`~hub.sessions.store.NoSuchSession`); the socket handler turns it into an ``error`` reply.
 """
 
 from __future__ import annotations
@@ -12,26 +14,22 @@ import logging
 import math
 import secrets
 from collections.abc import Iterable
+from typing import Final
+
+from aiohttp import web
 
 import signaling as sig
+from hub.errors import Refused
 from hub.realtime.relay import Relay, peer_channel
 from hub.sessions.dispatch import Dispatch, Outcome
 from hub.sessions.lifecycle import EndReason, State
 from hub.sessions.router import Rules, Specialist
-from hub.sessions.store import NoSuchSession, SessionView, Store, session_key
+from hub.sessions.store import NoSuchSession, SessionView, Store
 
 log = logging.getLogger(__name__)
 
 TERMINAL_END_REASONS = frozenset({"abandoned", "completed"})
 STAFF_END_REASONS = frozenset({"completed", "cancelled", "no_answer"})
-
-
-class Refused(Exception):
-    """A request we understood but will not act on. Becomes an ``error`` reply."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class Sessions:
@@ -46,7 +44,7 @@ class Sessions:
 
     async def _retain(self, session_id: str) -> None:
         """An ended session's record is kept for the retention period, then Redis drops it."""
-        await self.store.redis.expire(f"mdg:session:{session_id}", self.retention_s)
+        await self.store.retain(session_id, self.retention_s)
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -422,7 +420,7 @@ class Sessions:
             raise NoSuchSession(session_id)
         if view.state is not State.ENDED:
             raise Refused("not_ended", "a session is rated once it has ended")
-        if not await self.store.redis.hsetnx(session_key(session_id), "rating", score):
+        if not await self.store.rate(session_id, score):
             raise Refused("already_rated", "this session has been rated")
         log.info("session %s: rated %d", session_id, score)
 
@@ -501,3 +499,6 @@ def _live(view: SessionView) -> SessionView:
     if view.state not in (State.CONNECTED, State.ON_HOLD):
         raise Refused("illegal_state", f"session is {view.state.value}")
     return view
+
+
+SESSIONS: Final = web.AppKey("sessions", Sessions)

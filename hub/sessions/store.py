@@ -12,7 +12,10 @@ Key layout (all under ``mdg:``; routing keys are listed in :mod:`hub.sessions.di
 ``mdg:presence``                      zset of ``terminal:{id}`` / ``staff:{user}`` by last seen
 ====================================  ===========================================================
 
-Sessions change only through the scripts of :mod:`hub.sessions.dispatch`; this module reads them.
+Only the session store writes a session's hash: its routing and lifecycle fields change only
+through the scripts of :mod:`hub.sessions.dispatch`, everything else a session records (its
+procedures, the card read asked for, the resident's rating, how long an ended one is kept)
+through the methods of :class:`Store` below. Other modules read sessions here too.
 """
 
 from __future__ import annotations
@@ -20,10 +23,14 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, Final
 
 import redis.asyncio as aioredis
+from aiohttp import web
 
+from hub.errors import NotFound
 from hub.sessions.lifecycle import ACTIVE, EndReason, State
 
 
@@ -35,8 +42,13 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class NoSuchSession(Exception):
-    code = "no_such_session"
+class NoSuchSession(NotFound):
+    """No such session — or one the caller takes no part in: the same answer, so that a session
+    id says nothing to whoever does not belong to it (404 ``no_such_session``)."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__("no_such_session", "no such session")
+        self.session_id = session_id
 
 
 @dataclass(frozen=True)
@@ -168,6 +180,46 @@ class Store:
             raise NoSuchSession(session_id)
         return decode_session(session_id, raw)
 
+    async def retain(self, session_id: str, seconds: int) -> None:
+        """Keep an ended session's record ``seconds`` longer, then Redis drops it."""
+        await self.redis.expire(session_key(session_id), seconds)
+
+    async def rate(self, session_id: str, score: int) -> bool:
+        """Record the resident's rating; False when the session has one already."""
+        return bool(await self.redis.hsetnx(session_key(session_id), "rating", score))
+
+    async def set_procedures(
+        self, session_id: str, life_event: str, procedures: Iterable[str]
+    ) -> None:
+        await self.redis.hset(
+            session_key(session_id),
+            mapping={"life_event": life_event, "procedures": ",".join(procedures)},
+        )
+
+    async def procedures(self, session_id: str) -> list[str]:
+        """The procedures chosen for the session, in order."""
+        raw = await self.redis.hget(session_key(session_id), "procedures") or ""
+        return [p for p in raw.split(",") if p]
+
+    async def note_card_request(self, session_id: str, user: str, with_number: bool) -> None:
+        """A card read asked for by ``user`` (with the My Number or not)."""
+        await self.redis.hset(
+            session_key(session_id),
+            mapping={"card_requested_by": user, "card_with_number": int(with_number)},
+        )
+
+    async def card_request(self, session_id: str) -> tuple[str | None, bool]:
+        """Who asked for the session's card read (None: nobody), and whether with the number."""
+        requested_by, with_number = await self.redis.hmget(
+            session_key(session_id), ["card_requested_by", "card_with_number"]
+        )
+        return requested_by or None, with_number == "1"
+
+    def clear_card_request(self, pipe: Any, session_id: str) -> None:
+        """Queue, on the caller's transaction, forgetting the card read asked for (it was
+        answered: the card's items are stored in the same transaction)."""
+        pipe.hdel(session_key(session_id), "card_requested_by")
+
     async def current_session(self, terminal_id: str) -> SessionView | None:
         """The terminal's session while the resident is still there, else None."""
         session_id = await self.redis.get(f"mdg:terminal_session:{terminal_id}")
@@ -210,3 +262,6 @@ class Store:
             f"mdg:specialist:{user}", "state", "session_id", "version"
         )
         return (state or "offline", session_id or None, int(version or 0))
+
+
+STORE: Final = web.AppKey("store", Store)

@@ -26,10 +26,10 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from hub import keys
+from hub import web as keys  # the infrastructure keys (REDIS)
+from hub.errors import NotFound
 from hub.sessions.dispatch import day_of
-from hub.supervision.figures import SessionRow
-from hub.supervision.live import SUPERVISION
+from hub.supervision.figures import SUPERVISION, SessionRow
 from staff_console import STATIC_DIR
 
 BRANCH: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
@@ -37,7 +37,8 @@ CACHE_S: Final = 1.0
 MAX_TICKETS: Final = 200
 INTAKE_PREFIX: Final = "mdg:intake:"
 
-BOARD_CACHE: web.AppKey[dict[str, tuple[float, dict[str, Any]]]] = web.AppKey("board_cache")
+BOARD_CACHE: Final[web.AppKey[dict[str, tuple[float, dict[str, Any]]]]] = web.AppKey("board_cache")
+"""Each branch's last answer and when it was made (filled by :func:`board_json`)."""
 
 
 def board_state(row: SessionRow, applications: list[str]) -> str | None:
@@ -83,16 +84,14 @@ async def tickets(app: web.Application, branch: str, now: float) -> list[dict[st
 async def board_json(request: web.Request) -> web.Response:
     branch = request.match_info["branch_id"]
     if not BRANCH.fullmatch(branch):
-        raise web.HTTPNotFound()
+        raise NotFound("not_found", "Not Found")
     app = request.app
     now = time.time()
     cache = app[BOARD_CACHE]
     hit = cache.get(branch)
     if hit is None or now - hit[0] >= CACHE_S:
         if not await app[keys.REDIS].exists(f"mdg:branch_terminals:{branch}"):
-            return web.json_response(
-                {"error": "no_such_branch", "message": "no such branch"}, status=404
-            )
+            raise NotFound("no_such_branch", "no such branch")
         body = {
             "branch_id": branch,
             "generated_at": now,
@@ -107,11 +106,5 @@ async def board_json(request: web.Request) -> web.Response:
 
 async def board_page(request: web.Request) -> web.FileResponse:
     if not BRANCH.fullmatch(request.match_info["branch_id"]):
-        raise web.HTTPNotFound()
+        raise NotFound("not_found", "Not Found")
     return web.FileResponse(STATIC_DIR / "board.html")
-
-
-def add_routes(app: web.Application) -> None:
-    app[BOARD_CACHE] = {}
-    app.router.add_get("/board/{branch_id}", board_page)
-    app.router.add_get("/api/board/{branch_id}", board_json)

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import redis.asyncio as aioredis
+from aiohttp import web
 
 from hub.sessions.dispatch import JST, day_index_key, day_of
 from hub.sessions.router import Rules
@@ -864,3 +865,6 @@ class Supervision:
             day=day,
             service_level_s=self.thresholds.service_level_s,
         )
+
+
+SUPERVISION: Final = web.AppKey("supervision", Supervision)

@@ -1,5 +1,5 @@
 """The supervisor's side of the hub: the live picture pushed to their consoles, their actions,
-and the HTTP snapshot; ``add_routes(app)`` wires it in.
+and the HTTP snapshot (registered by :mod:`hub.app`).
 
 * Push: each hub process, while a supervisor's console is connected to it, computes the
   picture (:mod:`hub.supervision.figures`) once a second and sends each such console a
@@ -27,20 +27,24 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 import signaling as sig
-from hub import keys
-from hub.accounts.store import account_for_login, get_account
+from hub.accounts.store import get_account
 from hub.catalog import load_skills
-from hub.config import ConfigError
-from hub.realtime.relay import peer_channel
-from hub.sessions.service import Refused
+from hub.config import ConfigError, HubConfig
+from hub.errors import Refused
+from hub.realtime.relay import RELAY, peer_channel
+from hub.sessions.dispatch import DISPATCH
+from hub.sessions.service import SESSIONS
+from hub.sessions.store import STORE
 from hub.supervision.figures import (
     MAX_WAITING_LISTED,
+    SUPERVISION,
     Supervision,
     SupervisionError,
     Thresholds,
     load_thresholds,
     snapshot_key,
 )
+from hub.web import LOCAL_PEERS, REDIS, RULES, require_account
 from signaling.messages import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
@@ -54,8 +58,7 @@ SUPERVISOR_MESSAGES: Final = frozenset(
 WATCHERS: Final = frozenset({"supervisor"})
 """Whose consoles get the snapshots (the console shows the dashboard to supervisors)."""
 
-THRESHOLDS = web.AppKey("supervision_thresholds", Thresholds)
-SUPERVISION = web.AppKey("supervision", Supervision)
+THRESHOLDS: Final = web.AppKey("supervision_thresholds", Thresholds)
 
 
 # -- the snapshot --------------------------------------------------------------------------------
@@ -79,10 +82,10 @@ def snapshot_message(snapshot: dict[str, Any]) -> str:
 
 async def _local_supervisors(app: web.Application) -> list[str]:
     """Usernames of the supervisors whose consoles are connected to this process."""
-    staff = sorted(p.partition(":")[2] for p in app[keys.LOCAL_PEERS] if p.startswith("staff:"))
+    staff = sorted(p.partition(":")[2] for p in app[LOCAL_PEERS] if p.startswith("staff:"))
     if not staff:
         return []
-    redis = app[keys.REDIS]
+    redis = app[REDIS]
     async with redis.pipeline(transaction=False) as pipe:
         for user in staff:
             pipe.hget(f"mdg:account:{user}", "role")
@@ -102,7 +105,7 @@ async def push_snapshots(app: web.Application, last: dict[str, str]) -> None:
     snapshot = await app[SUPERVISION].snapshot(time.time())
     key = snapshot_key(snapshot)
     frame: str | None = None
-    relay = app[keys.RELAY]
+    relay = app[RELAY]
     for user in watchers:
         if last.get(user) == key:
             continue
@@ -131,9 +134,18 @@ async def _push_loop(app: web.Application, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), next_at - loop.time())
 
 
-async def _lifetime(app: web.Application) -> AsyncIterator[None]:
+def thresholds(config: HubConfig) -> Thresholds:
+    """The alert thresholds, read when the app is made, so a malformed file stops the hub
+    before it starts (ConfigError naming the setting)."""
+    try:
+        return load_thresholds(config.supervision_file)
+    except SupervisionError as exc:
+        raise ConfigError(f"Config 'MADOGUCHI_SUPERVISION_FILE': {exc}") from None
+
+
+async def lifetime(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: the process's reader (with its cache) and the push task."""
-    app[SUPERVISION] = Supervision(app[keys.REDIS], app[keys.RULES], app[THRESHOLDS])
+    app[SUPERVISION] = Supervision(app[REDIS], app[RULES], app[THRESHOLDS])
     stop = asyncio.Event()
     task = asyncio.create_task(_push_loop(app, stop), name="supervisor push")
     yield
@@ -148,18 +160,18 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _specialist(app: web.Application, target: str) -> None:
-    account = await get_account(app[keys.REDIS], target)
+    account = await get_account(app[REDIS], target)
     if account is None or account.role != "specialist":
         raise Refused("no_such_specialist", f"no specialist {target!r}")
 
 
 async def act(app: web.Application, user: str, message: sig.Message, now: float) -> None:
     """Carry out a supervisor's action; Refused with a code when it cannot be done."""
-    sessions = app[keys.SESSIONS]
+    sessions = app[SESSIONS]
     match message:
         case sig.SupervisorSetState(user=target, state=state):
             await _specialist(app, target)
-            current, _, _ = await app[keys.STORE].specialist_state(target)
+            current, _, _ = await app[STORE].specialist_state(target)
             if current == "offline":
                 raise Refused("offline", f"{target} is not connected")
             try:
@@ -169,16 +181,14 @@ async def act(app: web.Application, user: str, message: sig.Message, now: float)
             log.info("supervisor %s: specialist %s set %s", user, target, state)
         case sig.SupervisorSetSkills(user=target, skills=skills):
             known = load_skills()
-            unknown = [
-                s for s in skills if s not in known or s not in app[keys.RULES].ticket_prefix
-            ]
+            unknown = [s for s in skills if s not in known or s not in app[RULES].ticket_prefix]
             if unknown:
                 raise Refused("unknown_skill", f"no skill {unknown[0]!r}")
             if not skills:
                 # Routing knows a specialist by their skills: with none they would drop out of
                 # every queue and out of sight; set them away instead.
                 raise Refused("no_skills", "a specialist keeps at least one skill")
-            outcome = await app[keys.DISPATCH].set_skills(target, frozenset(skills), now)
+            outcome = await app[DISPATCH].set_skills(target, frozenset(skills), now)
             if not outcome.ok:
                 raise Refused("no_such_specialist", f"no specialist {target!r}")
             log.info(
@@ -186,10 +196,10 @@ async def act(app: web.Application, user: str, message: sig.Message, now: float)
             )
             await sessions.announce(outcome.offers)
         case sig.SupervisorMoveTicket(session_id=sid, to_skill=skill):
-            if skill not in app[keys.RULES].ticket_prefix:
+            if skill not in app[RULES].ticket_prefix:
                 raise Refused("bad_target", f"no skill {skill!r}")
-            view = await app[keys.STORE].get(sid)
-            outcome = await app[keys.DISPATCH].move_waiting(sid, skill, now)
+            view = await app[STORE].get(sid)
+            outcome = await app[DISPATCH].move_waiting(sid, skill, now)
             if not outcome.ok:
                 why = outcome.details[0] if outcome.details else ""
                 if why == "same_queue":
@@ -205,7 +215,7 @@ async def act(app: web.Application, user: str, message: sig.Message, now: float)
                 outcome.details[0],
                 skill,
             )
-            after = await app[keys.STORE].get(sid)
+            after = await app[STORE].get(sid)
             if after.state.value == "waiting":
                 numbers = await sessions.waiting_message(after)
                 await sessions.to_terminal(
@@ -225,25 +235,6 @@ async def act(app: web.Application, user: str, message: sig.Message, now: float)
 
 
 async def snapshot_handler(request: web.Request) -> web.Response:
-    app = request.app
-    token = request.cookies.get(keys.LOGIN_COOKIE, "")
-    account = await account_for_login(app[keys.REDIS], token, app[keys.CONFIG].login_ttl_s)
-    if account is None:
-        return web.json_response(
-            {"error": "unauthenticated", "message": "please log in"}, status=401
-        )
-    if account.role not in SUPERVISOR_ROLES:
-        return web.json_response({"error": "not_allowed", "message": "for supervisors"}, status=403)
-    snapshot = await app[SUPERVISION].snapshot(time.time())
+    await require_account(request, *SUPERVISOR_ROLES, refusal="for supervisors")
+    snapshot = await request.app[SUPERVISION].snapshot(time.time())
     return web.json_response(snapshot, headers={"Cache-Control": "no-store"})
-
-
-def add_routes(app: web.Application) -> None:
-    """The supervisor's routes and push task (after the hub's Redis connection is open). The
-    thresholds are read now, so a malformed file stops the hub before it starts."""
-    try:
-        app[THRESHOLDS] = load_thresholds(app[keys.CONFIG].supervision_file)
-    except SupervisionError as exc:
-        raise ConfigError(f"Config 'MADOGUCHI_SUPERVISION_FILE': {exc}") from None
-    app.cleanup_ctx.append(_lifetime)
-    app.router.add_get("/api/supervisor/snapshot", snapshot_handler)

@@ -22,10 +22,11 @@ from typing import Final
 from aiohttp import web
 from redis.exceptions import ResponseError
 
-from hub import keys
+from hub.errors import NotFound, Unauthenticated
 from hub.intake.queue import GROUP
 from hub.intake.queue import State as IntakeState
-from hub.supervision.live import SUPERVISION
+from hub.supervision.figures import SUPERVISION
+from hub.web import CONFIG, LOCAL_PEERS, REDIS
 
 MESSAGES: Final[Counter[str]] = Counter()
 """Signaling messages received by this process, by type (counted by the socket handler)."""
@@ -81,19 +82,18 @@ def authorized(request: web.Request, token: str) -> bool:
 
 async def metrics_handler(request: web.Request) -> web.Response:
     app = request.app
-    token = app[keys.CONFIG].metrics_token
+    token = app[CONFIG].metrics_token
     if not token:
-        raise web.HTTPNotFound()
+        raise NotFound("not_found", "Not Found")  # as if there were no such route
     if not authorized(request, token):
-        return web.json_response(
-            {"error": "unauthenticated", "message": "a bearer token, please"},
-            status=401,
+        raise Unauthenticated(
+            message="a bearer token, please",
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
     now = time.time()
     live = await app[SUPERVISION].live(now)
     out = Exposition()
-    hub_id = app[keys.CONFIG].hub_id
+    hub_id = app[CONFIG].hub_id
     out.metric(
         "madoguchi_queue_waiting",
         "gauge",
@@ -129,7 +129,7 @@ async def metrics_handler(request: web.Request) -> web.Response:
         [({}, sum(1 for r in live.today if r.served))],
     )
     roles: Counter[str] = Counter()
-    for peer, sockets in app[keys.LOCAL_PEERS].items():
+    for peer, sockets in app[LOCAL_PEERS].items():
         roles[peer.partition(":")[0]] += sockets
     out.metric(
         "madoguchi_signaling_connections",
@@ -157,7 +157,7 @@ async def metrics_handler(request: web.Request) -> web.Response:
 
 
 async def _intake(app: web.Application, out: Exposition, now: float) -> None:
-    redis = app[keys.REDIS]
+    redis = app[REDIS]
     states = list(IntakeState)
     async with redis.pipeline(transaction=False) as pipe:
         for state in states:
@@ -198,7 +198,3 @@ async def _intake(app: web.Application, out: Exposition, now: float) -> None:
         "How long the application claimed longest ago has been in the back office's hands.",
         [({}, age(oldest_claimed))],
     )
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/metrics", metrics_handler)

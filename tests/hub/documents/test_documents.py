@@ -24,12 +24,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image, ImageDraw
 
 import signaling as sig
-from hub import keys
 from hub.accounts.store import add_account
 from hub.app import create_app
 from hub.config import HubConfig
 from hub.documents import store as documents_module
-from hub.documents.store import MAX_BYTES, Documents, document_id
+from hub.documents.store import DOCUMENTS, MAX_BYTES, Documents, document_id
 from hub.personal.audit import records
 from hub.sessions.store import Store
 
@@ -119,7 +118,7 @@ async def _hub(redis_url: str, tmp_path: Path, **config: Any) -> AsyncIterator[H
     app = create_app(HubConfig(redis_url=redis_url, data_dir=data_dir, hub_id="hub-t", **config))
     client = TestClient(TestServer(app))
     await client.start_server()
-    yield Hub(client, token, other, data_dir, redis_url, app[keys.DOCUMENTS])
+    yield Hub(client, token, other, data_dir, redis_url, app[DOCUMENTS])
     await client.close()
 
 

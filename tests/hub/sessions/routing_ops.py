@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
+from hub.errors import Refused
 from hub.sessions.lifecycle import EndReason, State
-from hub.sessions.router import Model, Refused, Rules, Specialist, load_rules
+from hub.sessions.router import Model, Rules, Specialist, load_rules
 
 SPECIALISTS = (
     Specialist("aoki", frozenset({"juumin"})),

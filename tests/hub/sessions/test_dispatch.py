@@ -76,6 +76,19 @@ async def apply_to_redis(d: Dispatch, call: str, args: tuple[Any, ...], now: flo
     return not out.ok, list(out.offers)
 
 
+async def _specialist_states(r: aioredis.Redis) -> dict[str, tuple[str, str | None]]:
+    """(state, session id) of every specialist, as Redis holds them."""
+    async with r.pipeline(transaction=False) as pipe:
+        for s in SPECIALISTS:
+            pipe.hmget(f"mdg:specialist:{s.id}", "state", "session_id")
+        rows = await pipe.execute()
+    return {s.id: (state, sid or None) for s, (state, sid) in zip(SPECIALISTS, rows, strict=True)}
+
+
+def _model_states(model: Model) -> dict[str, tuple[str, str | None]]:
+    return {name: (spec.state, spec.session_id) for name, spec in model.specialists.items()}
+
+
 async def _differential(redis_url: str, ops: list[Op]) -> None:
     rules = small_rules()
     model = Model(rules)
@@ -84,10 +97,11 @@ async def _differential(redis_url: str, ops: list[Op]) -> None:
     d = Dispatch(r, rules)
     now = 1000.0
     for s in SPECIALISTS:
-        model.register(s)
+        model.register(s, now)
         await d.register(s, now)
-        model.specialists[s.id].state = "away"  # Redis registers newcomers as away
     try:
+        # Newcomers: the model and the scripts use the same word for their state.
+        assert await _specialist_states(r) == _model_states(model)
         for index, op in enumerate(ops):
             now += op.step
             call = describe(model, op, index)
@@ -96,6 +110,8 @@ async def _differential(redis_url: str, ops: list[Op]) -> None:
             expected = apply_to_model(model, *call, now)
             got = await apply_to_redis(d, *call, now)
             assert got == expected, f"op {index} {call}: redis {got} != model {expected}"
+            states = await _specialist_states(r)
+            assert states == _model_states(model), f"op {index} {call}: specialists differ"
         for sid, ms in model.sessions.items():
             raw = await r.hgetall(f"mdg:session:{sid}")
             assert raw["state"] == ms.session.state.value, sid

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 
+from hub.errors import Refused
 from hub.sessions.lifecycle import EndReason, State
 from hub.sessions.router import (
     Model,
-    Refused,
     Specialist,
     Ticket,
     eligible,
