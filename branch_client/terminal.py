@@ -23,14 +23,14 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.sdp import candidate_from_sdp
 
 import signaling as sig
+from branch_client.card.flow import CardFlow
 from branch_client.card.reader import AsyncCardReader
-from branch_client.card_flow import CardFlow
 from branch_client.config import BranchConfig
 from branch_client.devices import DeviceError, Speaker, open_camera, open_microphone, open_speaker
 from branch_client.devices.document_camera import DocumentCamera, open_document_camera
-from branch_client.document_flow import DocumentFlow
-from branch_client.local_media import FrameTap, LevelMeter, Yuv420
-from branch_client.media import ReceivedMedia, tone_frames
+from branch_client.devices.synthetic import ReceivedMedia, tone_frames
+from branch_client.documents.flow import DocumentFlow
+from branch_client.kiosk.local_media import FrameTap, LevelMeter, Yuv420
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Devices behind one interface each, chosen by config.
 
 Every camera is an aiortc ``VideoStreamTrack`` with a ``health``; every microphone an audio
-``MediaStreamTrack``. The synthetic ones from :mod:`branch_client.media` ship with the product.
+``MediaStreamTrack``. The synthetic ones (:mod:`.synthetic`) ship with the product.
 The real adapters (:mod:`.opencv_camera`, :mod:`.sounddevice_audio`) are the only modules that
 import ``cv2`` and ``sounddevice``, and are imported here lazily, only when config names them.
 """
@@ -16,7 +16,7 @@ from aiortc.mediastreams import VideoStreamTrack
 
 from branch_client.devices.audio import Speaker
 from branch_client.devices.errors import DeviceError, Health
-from branch_client.media import SyntheticCamera, ToneSource
+from branch_client.devices.synthetic import SyntheticCamera, ToneSource
 
 __all__ = ["DeviceError", "Health", "Speaker", "open_camera", "open_microphone", "open_speaker"]
 

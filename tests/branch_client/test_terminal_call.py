@@ -17,8 +17,8 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 import signaling as sig
 from branch_client.config import BranchConfig
-from branch_client.kiosk_server import create_kiosk_app
-from branch_client.media import ReceivedMedia, SyntheticCamera, ToneSource
+from branch_client.devices.synthetic import ReceivedMedia, SyntheticCamera, ToneSource
+from branch_client.kiosk.server import create_kiosk_app
 from branch_client.terminal import Terminal
 from hub.accounts.store import add_account
 from hub.app import create_app

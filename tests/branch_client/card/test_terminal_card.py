@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 import signaling as sig
 from branch_client.card.software_card import DEMO_ADDRESS, DEMO_MY_NUMBER, DEMO_NAME
-from branch_client.kiosk_server import create_kiosk_app
+from branch_client.kiosk.server import create_kiosk_app
 from branch_client.terminal import Terminal
 from hub.personal.audit import records
 from tests.branch_client.card.conftest import InsertCard

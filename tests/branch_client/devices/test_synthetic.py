@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from branch_client.media import SyntheticCamera, ToneSource, pattern_frame
+from branch_client.devices.synthetic import SyntheticCamera, ToneSource, pattern_frame
 
 
 def test_pattern_moves_and_the_clock_runs() -> None:

@@ -31,7 +31,7 @@ import numpy as np
 import signaling as sig
 from branch_client.devices import DeviceError
 from branch_client.devices.document_camera import DocumentCamera
-from branch_client.local_media import FrameTap
+from branch_client.kiosk.local_media import FrameTap
 
 log = logging.getLogger(__name__)
 

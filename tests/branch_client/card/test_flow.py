@@ -7,9 +7,9 @@ import asyncio
 import datetime
 
 import signaling as sig
-from branch_client import card_flow
 from branch_client.card import CardError, CardInfo, Sex
-from branch_client.card_flow import CardFlow
+from branch_client.card import flow as card_flow
+from branch_client.card.flow import CardFlow
 
 
 class FakeReader:

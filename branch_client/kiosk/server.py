@@ -16,7 +16,7 @@ from aiohttp import web
 
 from branch_client.terminal import Terminal
 
-KIOSK_DIR = Path(__file__).resolve().parent / "kiosk"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 TERMINAL = web.AppKey("terminal", Terminal)
 PURPOSES = ("moving", "birth", "certificate", "tax", "insurance", "care", "welfare", "other")
 _BOUNDARY = "madoguchi-frame"
@@ -43,7 +43,7 @@ async def guard(request: web.Request, handler):  # type: ignore[no-untyped-def]
 
 
 async def index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(KIOSK_DIR / "index.html")
+    return web.FileResponse(STATIC_DIR / "index.html")
 
 
 async def status(request: web.Request) -> web.Response:
@@ -203,5 +203,5 @@ def create_kiosk_app(terminal: Terminal) -> web.Application:
     app.router.add_get("/video/{which:self|staff|document}.mjpg", video)
     app.router.add_post("/api/document/capture", document_capture)
     app.router.add_get("/api/document/page/{document_id}.jpg", document_page)
-    app.router.add_static("/static/", KIOSK_DIR)
+    app.router.add_static("/static/", STATIC_DIR)
     return app

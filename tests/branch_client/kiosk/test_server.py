@@ -12,9 +12,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from av import VideoFrame
 from PIL import Image
 
-from branch_client.kiosk_server import create_kiosk_app
-from branch_client.local_media import FrameTap, LevelMeter, Yuv420, read_time_code
-from branch_client.media import SyntheticCamera, ToneSource, tone_frames
+from branch_client.devices.synthetic import SyntheticCamera, ToneSource, tone_frames
+from branch_client.kiosk.local_media import FrameTap, LevelMeter, Yuv420, read_time_code
+from branch_client.kiosk.server import create_kiosk_app
 from branch_client.terminal import Terminal
 from tests.branch_client.test_terminal_call import hub, terminal, until  # noqa: F401
 
