@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from branch_client.terminal import Terminal
 
@@ -33,7 +34,7 @@ def _error(status: int, code: str) -> web.Response:
 
 
 @web.middleware
-async def guard(request: web.Request, handler):  # type: ignore[no-untyped-def]
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method == "POST" and request.headers.get("X-Madoguchi-Kiosk") != "1":
         return _error(403, "missing_kiosk_header")
     response = await handler(request)

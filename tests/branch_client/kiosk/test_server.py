@@ -1,112 +1,42 @@
-"""The kiosk's local side: video taps, the microphone level, the time-code probe and the kiosk's
-HTTP endpoints (against a real terminal on the real hub app)."""
+"""The kiosk's HTTP endpoints, against a real terminal on the real hub app."""
 
 from __future__ import annotations
 
-import asyncio
-import io
-
-import numpy as np
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
-from av import VideoFrame
-from PIL import Image
+from aiohttp.test_utils import TestClient
 
-from branch_client.devices.synthetic import SyntheticCamera, ToneSource, tone_frames
-from branch_client.kiosk.local_media import FrameTap, LevelMeter, Yuv420, read_time_code
-from branch_client.kiosk.server import create_kiosk_app
 from branch_client.terminal import Terminal
-from tests.branch_client.test_terminal_call import hub, terminal, until  # noqa: F401
+from tests.branch_client.conftest import until
 
 HEADER = {"X-Madoguchi-Kiosk": "1"}
 
 
-def coded_frame(code: int, width: int = 640, height: int = 480) -> VideoFrame:
-    img = np.full((height, width, 3), 128, np.uint8)
-    cell = width // 32
-    for bit in range(16):
-        lit = (code >> (15 - bit)) & 1
-        img[cell : 2 * cell, (1 + bit) * cell : (2 + bit) * cell] = 255 if lit else 0
-    return VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
-
-
-@pytest.mark.parametrize("code", [0, 1, 0x8000, 0xABCD, 0xFFFF])
-def test_time_code_is_read_back(code: int) -> None:
-    assert read_time_code(coded_frame(code)) == code
-
-
-def test_an_ordinary_picture_has_no_time_code() -> None:
-    frame = VideoFrame.from_ndarray(np.full((480, 640, 3), 128, np.uint8), format="rgb24")
-    assert read_time_code(frame.reformat(format="yuv420p")) is None
-
-
-def test_tone_frames_are_a_faded_tone() -> None:
-    frames = tone_frames(660.0, seconds=1.0)
-    samples = np.concatenate([f.to_ndarray().ravel() for f in frames]).astype(float)
-    assert len(frames) == 50 and samples.size == 48_000
-    assert abs(samples[0]) < 100  # faded in: no click
-    peak = np.argmax(np.abs(np.fft.rfft(samples))) * 48_000 / samples.size
-    assert abs(peak - 660) <= 1
-
-
-async def test_frame_tap_serves_jpegs_of_the_newest_frame() -> None:
-    camera = Yuv420(SyntheticCamera(320, 240))
-    tap = FrameTap("test")
-    tap.attach(camera)
-    got = []
-    async for jpeg in tap.stream():
-        got.append(Image.open(io.BytesIO(jpeg)))
-        if len(got) == 3:
-            break
-    assert all(img.format == "JPEG" and img.size == (320, 240) for img in got)
-    snap = tap.snapshot()
-    assert snap["live"] and snap["frames_out"] == 3 and snap["added_ms_p50"] is not None
-    await tap.close()
-    camera.stop()
-
-
-async def test_frame_tap_scales_wide_video_down() -> None:
-    camera = Yuv420(SyntheticCamera(1280, 720))
-    tap = FrameTap("test", max_width=640)
-    tap.attach(camera)
-    jpeg = await anext(aiter(tap.stream()))
-    assert Image.open(io.BytesIO(jpeg)).size == (640, 360)
-    await tap.close()
-    camera.stop()
-
-
-async def test_closing_a_tap_ends_its_viewers() -> None:
-    tap = FrameTap("nothing")  # no track: viewers wait
-    viewer = asyncio.create_task(anext(aiter(tap.stream())))
-    await asyncio.sleep(0.05)
-    assert not viewer.done()
-    await tap.close()
-    with pytest.raises(StopAsyncIteration):
-        await asyncio.wait_for(viewer, 2)
-
-
-async def test_level_meter_hears_the_tone_and_silence() -> None:
-    meter = LevelMeter()
-    tone = ToneSource(level=0.2)
-    meter.attach(tone)
-    await until(lambda: meter.level_db > -20, "the tone's level")
-    assert -20 < meter.level_db < -10  # a sine at 0.2 is about -17 dBFS
-    await meter.close()
-    tone.stop()
-    silent = ToneSource(level=0.0)
-    meter.attach(silent)
-    await asyncio.sleep(0.2)
-    assert meter.level_db == LevelMeter.FLOOR_DB
-    await meter.close()
-
-
-@pytest.fixture
-async def kiosk(terminal: Terminal) -> TestClient:  # noqa: F811
+@pytest.fixture(autouse=True)
+async def devices(terminal: Terminal) -> None:
+    """The terminal's camera and microphone are open, as they are once it runs."""
     await terminal.open_devices()
-    client = TestClient(TestServer(create_kiosk_app(terminal)))
-    await client.start_server()
-    yield client  # type: ignore[misc]
-    await client.close()
+
+
+async def test_kiosk_api(terminal: Terminal, kiosk: TestClient) -> None:
+    page = await kiosk.get("/")
+    assert "ご用件をお選びください" in await page.text()
+    assert (await kiosk.get("/static/kiosk.js")).status == 200  # served from kiosk/static
+    refused = await kiosk.post("/api/start", json={"purpose": "moving"})
+    assert refused.status == 403
+    bad = await kiosk.post("/api/start", json={"purpose": "rm -rf"}, headers=HEADER)
+    assert (await bad.json())["error"] == "unknown_purpose"
+    garbage = await kiosk.post("/api/start", data=b"{{{", headers=HEADER)
+    assert (await garbage.json())["error"] == "bad_json"
+    ok = await kiosk.post("/api/start", json={"purpose": "birth"}, headers=HEADER)
+    assert ok.status == 200
+    await until(lambda: terminal.status.phase == "waiting", "the session to wait")
+    status = await (await kiosk.get("/api/status")).json()
+    assert status["phase"] == "waiting" and status["position"] == 1
+    assert status["ticket"] == "E-001"  # birth -> kosodate
+    assert "token" not in str(status).lower()
+    await kiosk.post("/api/end", headers=HEADER)
+    await until(lambda: terminal.status.phase == "ended", "the session to end")
+    assert terminal.status.end_reason == "abandoned"
 
 
 async def test_status_reports_devices_and_views(kiosk: TestClient) -> None:
