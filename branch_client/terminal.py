@@ -38,7 +38,7 @@ from branch_client.devices.document_camera import DocumentCamera, open_document_
 from branch_client.devices.shared import SharedDevices
 from branch_client.documents.flow import DocumentFlow
 from branch_client.kiosk.local_media import FrameTap, LevelMeter
-from branch_client.kiosk.status import Snapshot, TerminalStatus
+from branch_client.kiosk.status import TerminalStatus
 from branch_client.link import HubLink, StartRequest, start_message
 from branch_client.phases import FREE, TALKING, Event, IllegalEvent, Phase, next_phase
 
@@ -166,34 +166,22 @@ class Terminal:
             self.form_task = None
         return sent
 
-    def snapshot(self) -> Snapshot:
-        """What the kiosk page shows, as ``/api/status`` gives it."""
-        status = self.status
-        return Snapshot(
-            link=self.link.state,
-            phase=status.phase,
-            session_id=status.session_id,
-            ticket=status.ticket,
-            position=status.position,
-            estimated_wait_s=status.estimated_wait_s,
-            transferred=status.transferred,
-            held=status.held,
-            purpose=status.purpose,
-            end_reason=status.end_reason,
-            last_error=status.last_error,
-            calls=self.call.offers,
-            camera=status.camera,
-            microphone=status.microphone,
-            ask_rating=status.ask_rating,
-            rated=status.rated,
-            staff=self.call.staff,
-            pc_state=self.call.state,
-            media=self.call.media.snapshot(),
-            mic_level_db=round(self.mic_level.level_db, 1),
-            views={"self": self.self_view.snapshot(), "staff": self.staff_view.snapshot()},
-            task=self.card.state or self.documents.state or self.form_task,
-            document_mark=self.documents.mark,
-        )
+    def snapshot(self) -> dict[str, object]:
+        """What the kiosk page shows, as ``/api/status`` gives it: the hub link's state, the
+        status, and what the call, the microphone, the kiosk's views and the card, document and
+        form tasks report now (see :mod:`branch_client.kiosk.status`)."""
+        return {
+            "link": self.link.state,
+            **vars(self.status),
+            "calls": self.call.offers,
+            "staff": self.call.staff,
+            "pc_state": self.call.state,
+            "media": self.call.media.snapshot(),
+            "mic_level_db": round(self.mic_level.level_db, 1),
+            "views": {"self": self.self_view.snapshot(), "staff": self.staff_view.snapshot()},
+            "task": self.card.state or self.documents.state or self.form_task,
+            "document_mark": self.documents.mark,
+        }
 
     # -- the devices ---------------------------------------------------------------------------
 

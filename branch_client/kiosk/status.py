@@ -1,16 +1,20 @@
-"""What the kiosk shows: the terminal's status, and the JSON the kiosk page polls (``/api/status``).
+"""What the kiosk shows: the terminal's status, the heart of the JSON the kiosk page polls.
 
-:class:`TerminalStatus` holds the facts about the resident's session that the terminal keeps
-(only :mod:`branch_client.terminal` writes them); :class:`Snapshot` is the whole answer of
-``/api/status``: those facts, and what the link, the call, the devices and the card and document
-flows report at that moment (:meth:`branch_client.terminal.Terminal.snapshot` puts it together).
-The kiosk page, the benches and the tests read it: its keys are a contract.
+:class:`TerminalStatus` holds the facts about the resident's session that the terminal keeps;
+only :mod:`branch_client.terminal` writes them. ``/api/status``
+(:meth:`branch_client.terminal.Terminal.snapshot`) is these fields, and beside them what the
+other parts report at that moment: ``link`` (the hub link: connecting, online, offline),
+``calls`` (offers answered since the terminal started), ``staff`` (who is in the call),
+``pc_state`` (connected if any peer connection is, else the first one's state, or closed),
+``media`` (what arrived from the staff), ``mic_level_db``, ``views`` (the kiosk's video taps),
+``task`` (the card read, a document, a form to review or the signature; ``None`` in a plain
+call) and ``document_mark`` (the specialist's mark on a page). The kiosk page, the benches and
+the tests read them: the keys are a contract.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypedDict
 
 from branch_client.phases import Phase
 
@@ -20,6 +24,7 @@ class TerminalStatus:
     """The resident's session as the terminal knows it."""
 
     phase: Phase = Phase.IDLE
+    """:class:`~branch_client.phases.Phase`: idle, waiting, connected, in_call, ended."""
     session_id: str | None = None
     ticket: str | None = None
     position: int | None = None
@@ -38,41 +43,3 @@ class TerminalStatus:
     """The session that ended had a conversation: ask how it was."""
     rated: int | None = None
     """The resident's satisfaction rating (1-5) for it."""
-
-
-class Snapshot(TypedDict):
-    """The answer of ``/api/status``."""
-
-    link: str
-    """The hub link: connecting, online, offline."""
-    phase: str
-    """:class:`~branch_client.phases.Phase`: idle, waiting, connected, in_call, ended."""
-    session_id: str | None
-    ticket: str | None
-    position: int | None
-    estimated_wait_s: int | None
-    transferred: bool
-    held: bool
-    purpose: str | None
-    end_reason: str | None
-    last_error: str | None
-    calls: int
-    """Offers answered since the terminal started."""
-    camera: str
-    microphone: str
-    ask_rating: bool
-    rated: int | None
-    staff: list[str]
-    """The staff members in the call."""
-    pc_state: str
-    """The call's peer connection state: connected if any is, else the first one's, or closed."""
-    media: dict[str, float | int | None]
-    """What arrived from the staff (frame counts, first frames' times)."""
-    mic_level_db: float
-    views: dict[str, dict[str, object]]
-    """The kiosk's video taps (``self``, ``staff``): live, viewers, frames, added latency."""
-    task: dict[str, Any] | None
-    """What the resident is asked to do: the card read, a document, a form to review, the
-    signature; ``None`` in a plain call."""
-    document_mark: dict[str, Any] | None
-    """The specialist's mark on a page the terminal captured."""
