@@ -100,6 +100,8 @@ class StaffSocket:
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
+        self.seen: list[sig.Message] = []
+        """Every message received, the skipped ones too."""
 
     async def send(self, message: sig.Message) -> None:
         await self.ws.send_str(sig.encode(message))
@@ -108,8 +110,17 @@ class StaffSocket:
         """The next message of this type (and matching ``where``), skipping others."""
         while True:
             message = sig.parse_message(await self.ws.receive_str(timeout=15))
+            self.seen.append(message)
             if isinstance(message, kind) and where(message):
                 return message
+
+    async def seen_or_next(self, kind: type[M], where: Callable[[M], bool] = lambda m: True) -> M:
+        """The last message of this type (matching ``where``) already received, while waiting
+        for another, or else the next one: for news that may overtake what the test waits for."""
+        for message in reversed(self.seen):
+            if isinstance(message, kind) and where(message):
+                return message
+        return await self.next_of(kind, where)
 
 
 @contextlib.asynccontextmanager
