@@ -3,8 +3,8 @@
 Starts a private Redis, a hub and a terminal (with ``MADOGUCHI_VIDEO_PROBE=1``) and headless
 Chromium with two pages: the specialist's console and the resident's kiosk. The console's camera
 is replaced by a canvas that draws, every frame, the wall clock's low 16 bits as a row of black and
-white cells (:func:`branch_client.local_media.read_time_code` reads them). A call is set up; then,
-for ``runs`` seconds:
+white cells (:func:`branch_client.kiosk.local_media.read_time_code` reads them). A call is set up;
+then, for ``runs`` seconds:
 
 * the terminal notes when each coded frame arrives from WebRTC (decoded by aiortc);
 * the kiosk page reads the code of the picture it shows at every animation frame and notes when

@@ -52,7 +52,7 @@ from hub.sessions.store import Store
 from madoguchi.local_deployment import DeploymentError, HubProcess, RedisServer
 
 HEARTBEAT_S = 15.0
-"""The clients' heartbeat, as the terminal's (``branch_client.terminal``); the hub's is 15 s too."""
+"""The clients' heartbeat, as the terminal's (``branch_client.link``); the hub's is 15 s too."""
 
 ANSWER_TIMEOUT_S = 30.0
 """How long to wait for a hello, for every probe reply, and for every client to close."""

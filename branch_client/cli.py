@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from branch_client.call.ice import restrict_host_candidates
 from branch_client.config import BranchConfig, ConfigError
 from branch_client.enrollment import (
     DEFAULT_TOKEN_FILE,
@@ -20,8 +21,7 @@ from branch_client.enrollment import (
     redeem,
     save_token,
 )
-from branch_client.ice import restrict_host_candidates
-from branch_client.kiosk_server import create_kiosk_app
+from branch_client.kiosk.server import create_kiosk_app
 from branch_client.terminal import Terminal
 
 log = logging.getLogger(__name__)

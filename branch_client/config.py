@@ -77,25 +77,34 @@ class BranchConfig:
             raise ConfigError(
                 "Config 'MADOGUCHI_TERMINAL_TOKEN' (--token) is missing, and has no default."
             )
-        values: dict[str, object] = {
-            "hub_url": str(hub_url).rstrip("/"),
-            "token": Secret(str(token)),
-        }
-        for name in ("kiosk_host", "camera", "audio", "start_purpose", "card_reader", "doc_camera"):
+
+        def setting(name: str) -> str | None:
             raw = given.get(name, env.get(f"MADOGUCHI_{name.upper()}"))
-            if raw is not None:
-                values[name] = str(raw)
-        port = given.get("kiosk_port", env.get("MADOGUCHI_KIOSK_PORT"))
-        if port is not None:
-            try:
-                values["kiosk_port"] = int(str(port))
-            except ValueError:
-                raise ConfigError("Config 'MADOGUCHI_KIOSK_PORT' is malformed.") from None
-        hosts = given.get("ice_hosts", env.get("MADOGUCHI_ICE_HOSTS"))
-        if hosts:
-            values["ice_hosts"] = tuple(h.strip() for h in str(hosts).split(",") if h.strip())
-        values["video_probe"] = env.get("MADOGUCHI_VIDEO_PROBE", "") == "1"
-        config = cls(**values)  # type: ignore[arg-type]
+            return None if raw is None else str(raw)
+
+        def text(name: str, default: str) -> str:
+            value = setting(name)
+            return default if value is None else value
+
+        port = setting("kiosk_port")
+        try:
+            kiosk_port = cls.kiosk_port if port is None else int(port)
+        except ValueError:
+            raise ConfigError("Config 'MADOGUCHI_KIOSK_PORT' is malformed.") from None
+        hosts = setting("ice_hosts")
+        config = cls(
+            hub_url=str(hub_url).rstrip("/"),
+            token=Secret(str(token)),
+            kiosk_host=text("kiosk_host", cls.kiosk_host),
+            kiosk_port=kiosk_port,
+            camera=text("camera", cls.camera),
+            audio=text("audio", cls.audio),
+            ice_hosts=tuple(h.strip() for h in hosts.split(",") if h.strip()) if hosts else (),
+            start_purpose=setting("start_purpose"),
+            doc_camera=text("doc_camera", cls.doc_camera),
+            card_reader=text("card_reader", cls.card_reader),
+            video_probe=env.get("MADOGUCHI_VIDEO_PROBE", "") == "1",
+        )
         camera = config.camera
         if camera != "synthetic" and not camera.isdigit() and not os.path.isfile(camera):
             raise ConfigError(

@@ -32,7 +32,7 @@ def redis_url(redis_server: RedisServer) -> str:
 @pytest.fixture(scope="session")
 def loopback_ice() -> None:
     """aiortc peers in this process offer loopback candidates only: no packet leaves the host."""
-    from branch_client.ice import restrict_host_candidates
+    from branch_client.call.ice import restrict_host_candidates
 
     restrict_host_candidates(("127.0.0.1",))
 

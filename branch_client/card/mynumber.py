@@ -85,14 +85,24 @@ class CardInfo:
     my_number: str | None = None
     flagged: tuple[str, ...] = ()
 
+    @property
+    def birth_date_iso(self) -> str | None:
+        """The birth date as ``YYYY-MM-DD``."""
+        return self.birth_date.isoformat() if self.birth_date else None
+
+    @property
+    def sex_name(self) -> str | None:
+        """The sex as the wire names it (``female``, ``male``, …)."""
+        return self.sex.value if self.sex else None
+
     def to_json(self, with_number: bool = False) -> dict[str, object]:
         """``{"name", "address", "birth_date" (ISO), "sex", "flagged"}``, and ``"my_number"``
         only when ``with_number``."""
         data: dict[str, object] = {
             "name": self.name,
             "address": self.address,
-            "birth_date": self.birth_date.isoformat() if self.birth_date else None,
-            "sex": self.sex.value if self.sex else None,
+            "birth_date": self.birth_date_iso,
+            "sex": self.sex_name,
             "flagged": list(self.flagged),
         }
         if with_number:

@@ -466,3 +466,15 @@ class PcscCardReader:
                 break  # the file ends early: the parser flags what is cut off
             data += chunk
         return data
+
+
+def open_card_reader(spec: str) -> AsyncCardReader | None:
+    """The reader ``--card-reader`` names: ``none`` is no reader; ``auto`` or a reader's name is
+    PC/SC (pyscard is loaded at the first call)."""
+    return None if spec == "none" else AsyncCardReader(PcscCardReader())
+
+
+def reader_named(spec: str) -> str | None:
+    """The reader's name in ``spec``; ``None`` for ``auto`` (the one holding a card) and
+    ``none``."""
+    return None if spec in ("auto", "none") else spec

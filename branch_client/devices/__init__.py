@@ -1,9 +1,12 @@
 """Devices behind one interface each, chosen by config.
 
 Every camera is an aiortc ``VideoStreamTrack`` with a ``health``; every microphone an audio
-``MediaStreamTrack``. The synthetic ones from :mod:`branch_client.media` ship with the product.
-The real adapters (:mod:`.opencv_camera`, :mod:`.sounddevice_audio`) are the only modules that
-import ``cv2`` and ``sounddevice``, and are imported here lazily, only when config names them.
+``MediaStreamTrack``; a speaker plays frames (:mod:`.audio`); the document camera gives a live
+view and stills (:mod:`.document_camera`). The synthetic ones (:mod:`.synthetic`) ship with the
+product. The real adapters (:mod:`.opencv_camera`, :mod:`.sounddevice_audio`) are the only
+modules that import ``cv2`` and ``sounddevice``, and are imported here lazily, only when config
+names them. :mod:`.shared` opens the terminal's camera and microphone once, for the kiosk and
+every call. (The card reader, PC/SC, lives with the card in :mod:`branch_client.card`.)
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from aiortc.mediastreams import VideoStreamTrack
 
 from branch_client.devices.audio import Speaker
 from branch_client.devices.errors import DeviceError, Health
-from branch_client.media import SyntheticCamera, ToneSource
+from branch_client.devices.synthetic import SyntheticCamera, ToneSource
 
 __all__ = ["DeviceError", "Health", "Speaker", "open_camera", "open_microphone", "open_speaker"]
 

@@ -4,10 +4,8 @@ APDUs to the software card; the hub seals, audits and passes on."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,49 +14,17 @@ from aiohttp.test_utils import TestClient, TestServer
 
 import signaling as sig
 from branch_client.card.software_card import DEMO_ADDRESS, DEMO_MY_NUMBER, DEMO_NAME
-from branch_client.kiosk_server import create_kiosk_app
 from branch_client.terminal import Terminal
 from hub.personal.audit import records
 from tests.branch_client.card.conftest import InsertCard
-from tests.branch_client.test_terminal_call import (  # noqa: F401
-    StaffSocket,
-    hub,
-    staff_socket,
-    terminal,
-    until,
-)
+from tests.branch_client.conftest import StaffSocket, in_call
 
 PIN = "8642"  # digits that appear nowhere else in this test
 KIOSK = {"X-Madoguchi-Kiosk": "1"}
 
 
-@contextlib.asynccontextmanager
-async def in_call(
-    server: TestServer,
-    terminal: Terminal,  # noqa: F811
-) -> AsyncIterator[tuple[StaffSocket, str]]:
-    """suzuki takes the resident's session (signaling only: no media is needed for the card)."""
-    await terminal.start_session("moving")
-    await until(lambda: terminal.status.phase == "waiting", "the session to wait")
-    async with staff_socket(server, "suzuki") as staff:
-        await staff.send(sig.SpecialistSetState(state="available"))
-        offered = await staff.next_of(sig.SessionOffered)
-        await staff.send(sig.SessionAccept(session_id=offered.session_id))
-        await staff.next_of(sig.SessionAssigned)
-        await until(lambda: terminal.status.phase == "connected", "the terminal to connect")
-        yield staff, offered.session_id
-
-
-@pytest.fixture
-async def kiosk(terminal: Terminal) -> AsyncIterator[TestClient]:  # noqa: F811
-    client = TestClient(TestServer(create_kiosk_app(terminal)))
-    await client.start_server()
-    yield client
-    await client.close()
-
-
 async def card_step(staff: StaffSocket, step: str) -> sig.CardStatus:
-    return await staff.next_of(sig.CardStatus, lambda m: m.step == step)  # type: ignore[no-any-return]
+    return await staff.next_of(sig.CardStatus, lambda m: m.step == step)
 
 
 async def everything_in(redis_url: str) -> str:
@@ -80,8 +46,8 @@ async def everything_in(redis_url: str) -> str:
 
 
 async def test_card_read_with_number_is_sealed_audited_and_masked(
-    hub: tuple[TestServer, str],  # noqa: F811
-    terminal: Terminal,  # noqa: F811
+    hub: tuple[TestServer, str],
+    terminal: Terminal,
     kiosk: TestClient,
     insert_card: InsertCard,
     redis_url: str,
@@ -137,8 +103,8 @@ async def test_card_read_with_number_is_sealed_audited_and_masked(
 
 
 async def test_wrong_pin_then_right_pin(
-    hub: tuple[TestServer, str],  # noqa: F811
-    terminal: Terminal,  # noqa: F811
+    hub: tuple[TestServer, str],
+    terminal: Terminal,
     kiosk: TestClient,
     insert_card: InsertCard,
 ) -> None:
@@ -163,8 +129,8 @@ async def test_wrong_pin_then_right_pin(
 
 
 async def test_a_blocked_card_is_never_sent_a_pin(
-    hub: tuple[TestServer, str],  # noqa: F811
-    terminal: Terminal,  # noqa: F811
+    hub: tuple[TestServer, str],
+    terminal: Terminal,
     insert_card: InsertCard,
 ) -> None:
     server, _ = hub
@@ -178,8 +144,8 @@ async def test_a_blocked_card_is_never_sent_a_pin(
 
 
 async def test_card_pulled_mid_read_asks_for_it_again(
-    hub: tuple[TestServer, str],  # noqa: F811
-    terminal: Terminal,  # noqa: F811
+    hub: tuple[TestServer, str],
+    terminal: Terminal,
     kiosk: TestClient,
     insert_card: InsertCard,
 ) -> None:
@@ -201,8 +167,8 @@ async def test_card_pulled_mid_read_asks_for_it_again(
 
 
 async def test_not_a_my_number_card_and_cancel(
-    hub: tuple[TestServer, str],  # noqa: F811
-    terminal: Terminal,  # noqa: F811
+    hub: tuple[TestServer, str],
+    terminal: Terminal,
     kiosk: TestClient,
     insert_card: InsertCard,
 ) -> None:
@@ -224,8 +190,8 @@ async def test_not_a_my_number_card_and_cancel(
 
 
 async def test_a_card_read_before_the_procedures_follows_the_life_event(
-    hub: tuple[TestServer, str],  # noqa: F811
-    terminal: Terminal,  # noqa: F811
+    hub: tuple[TestServer, str],
+    terminal: Terminal,
     kiosk: TestClient,
     insert_card: InsertCard,
 ) -> None:

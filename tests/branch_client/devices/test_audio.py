@@ -14,7 +14,7 @@ import pytest
 from av import AudioFrame
 
 from branch_client.devices import DeviceError, open_microphone, open_speaker
-from branch_client.media import tone_frames
+from branch_client.devices.synthetic import tone_frames
 from tests.pulse import (
     RATE,
     SPEAKER_SINK,

@@ -15,7 +15,7 @@ from aiortc.mediastreams import MediaStreamError
 from branch_client.devices import DeviceError, Health, open_camera
 from branch_client.devices.camera import Camera, disconnected_frame
 from branch_client.devices.opencv_camera import OpenCVCamera, VideoFileCamera
-from branch_client.media import SyntheticCamera
+from branch_client.devices.synthetic import SyntheticCamera
 
 W, H, N = 320, 240, 64
 

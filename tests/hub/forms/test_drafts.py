@@ -13,10 +13,10 @@ from aiohttp.test_utils import TestServer
 import signaling as sig
 from branch_client.terminal import Terminal
 from hub.forms.drafts import draft_key
-from tests.branch_client.card.test_terminal_card import in_call
-from tests.branch_client.test_terminal_call import (  # noqa: F401
+from tests.branch_client.conftest import (  # noqa: F401
     StaffSocket,
     hub,
+    in_call,
     terminal,
     until,
 )

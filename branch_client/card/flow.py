@@ -21,11 +21,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import signaling as sig
-from branch_client.card import CardError
-from branch_client.card.reader import AsyncCardReader
+from branch_client.card import CardError, CardInfo
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +41,21 @@ GIVE_UP_S = 180.0
 """A card request nobody answers ends after this long."""
 
 
+class CardReading(Protocol):
+    """What the flow needs from a reader (:class:`~branch_client.card.reader.AsyncCardReader`):
+    calls that do not block the event loop."""
+
+    async def tries_left(self, reader: str | None = None) -> int: ...
+
+    async def read(
+        self, pin: str, *, with_number: bool = False, reader: str | None = None
+    ) -> CardInfo: ...
+
+
 class CardFlow:
     def __init__(
         self,
-        reader: AsyncCardReader | None,
+        reader: CardReading | None,
         reader_name: str | None,
         send: Callable[[sig.Message], Awaitable[bool]],
     ) -> None:
@@ -154,15 +164,14 @@ class CardFlow:
             finally:
                 del pin
             # 3. The items, to the hub; the kiosk asks the resident to take the card.
-            data = info.to_json(with_number)
             await self._deliver(
                 sid,
                 sig.CardResult(
                     session_id=sid,
                     name=info.name,
                     address=info.address,
-                    birth_date=data["birth_date"],  # type: ignore[arg-type]
-                    sex=data["sex"],  # type: ignore[arg-type]
+                    birth_date=info.birth_date_iso,
+                    sex=info.sex_name,
                     my_number=info.my_number if with_number else None,
                     flagged=tuple(f for f in info.flagged if f in sig.CARD_FIELDS),
                 ),

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from branch_client.media import SyntheticCamera, ToneSource, pattern_frame
+from branch_client.devices.synthetic import SyntheticCamera, ToneSource, pattern_frame, tone_frames
 
 
 def test_pattern_moves_and_the_clock_runs() -> None:
@@ -59,3 +59,12 @@ async def test_stopped_tone_raises_media_stream_error() -> None:
     except MediaStreamError:
         return
     raise AssertionError("a stopped track must end its consumers")
+
+
+def test_tone_frames_are_a_faded_tone() -> None:
+    frames = tone_frames(660.0, seconds=1.0)
+    samples = np.concatenate([f.to_ndarray().ravel() for f in frames]).astype(float)
+    assert len(frames) == 50 and samples.size == 48_000
+    assert abs(samples[0]) < 100  # faded in: no click
+    peak = np.argmax(np.abs(np.fft.rfft(samples))) * 48_000 / samples.size
+    assert abs(peak - 660) <= 1

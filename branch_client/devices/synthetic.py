@@ -1,4 +1,4 @@
-"""Synthetic media sources and the sink that consumes what the specialist sends.
+"""Synthetic media sources: the camera and the microphone of the demo and the tests.
 
 The synthetic camera draws a moving test pattern with a running clock, so a viewer can tell at a
 glance that video is live and how late it is; the synthetic microphone plays a steady tone. Both
@@ -9,13 +9,10 @@ shipped with the product: the demo and the tests need them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fractions
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 from aiortc import MediaStreamTrack
@@ -175,57 +172,3 @@ def tone_frames(frequency: float, *, seconds: float, level: float = 0.2) -> list
         frame.time_base = fractions.Fraction(1, rate)
         frames.append(frame)
     return frames
-
-
-@dataclass
-class ReceivedMedia:
-    """Counts what arrives from the specialist: decoded video frames and audio frames."""
-
-    video_frames: int = 0
-    audio_frames: int = 0
-    first_video_frame_at: float | None = None
-    first_audio_frame_at: float | None = None
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-
-    def consume(
-        self,
-        track: MediaStreamTrack,
-        play: Callable[[AudioFrame], Awaitable[None]] | None = None,
-    ) -> None:
-        """Count ``track``'s frames; hand audio frames to ``play`` (the speaker) when given."""
-        task = asyncio.create_task(self._drain(track, play), name=f"drain-{track.kind}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _drain(
-        self, track: MediaStreamTrack, play: Callable[[AudioFrame], Awaitable[None]] | None
-    ) -> None:
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                frame = await track.recv()
-                if play is not None and isinstance(frame, AudioFrame):
-                    await play(frame)
-                now = time.time()
-                if track.kind == "video":
-                    self.video_frames += 1
-                    if self.first_video_frame_at is None:
-                        self.first_video_frame_at = now
-                else:
-                    self.audio_frames += 1
-                    if self.first_audio_frame_at is None:
-                        self.first_audio_frame_at = now
-
-    async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    def snapshot(self) -> dict[str, float | int | None]:
-        return {
-            "video_frames": self.video_frames,
-            "audio_frames": self.audio_frames,
-            "first_video_frame_at": self.first_video_frame_at,
-            "first_audio_frame_at": self.first_audio_frame_at,
-        }

@@ -4,8 +4,6 @@ twice and nothing half-stored."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,11 +14,9 @@ from aiohttp.test_utils import TestServer
 from PIL import Image
 
 import signaling as sig
-from branch_client.config import BranchConfig
 from branch_client.scan.synthetic import generate
 from branch_client.terminal import Terminal
-from tests.branch_client.card.test_terminal_card import in_call
-from tests.branch_client.test_terminal_call import hub, until  # noqa: F401
+from tests.branch_client.conftest import in_call, running_terminal, until
 
 
 def jpeg(img: np.ndarray) -> bytes:
@@ -44,26 +40,14 @@ def stand(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def terminal_with_stand(
-    hub: tuple[TestServer, str],  # noqa: F811
-    stand: Path,
-    loopback_ice: None,
+    hub: tuple[TestServer, str], stand: Path, loopback_ice: None
 ) -> AsyncIterator[Terminal]:
-    server, token = hub
-    config = BranchConfig.from_env(
-        {}, hub_url=str(server.make_url("")).rstrip("/"), token=token, doc_camera=str(stand)
-    )
-    term = Terminal(config)
-    task = asyncio.create_task(term.run())
-    await until(lambda: term.status.link == "online", "the terminal to come online")
-    yield term
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    await term.close()
+    async with running_terminal(hub, doc_camera=str(stand)) as term:
+        yield term
 
 
 async def test_bad_stills_say_why_and_a_good_one_lands_once(
-    hub: tuple[TestServer, str],  # noqa: F811
+    hub: tuple[TestServer, str],
     terminal_with_stand: Terminal,
     tmp_path: Path,
 ) -> None:

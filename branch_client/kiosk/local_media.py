@@ -71,35 +71,6 @@ def read_time_code(frame: VideoFrame) -> int | None:
     return code
 
 
-class Yuv420(MediaStreamTrack):
-    """A video track converted once to the encoders' pixel format, so several calls (and the
-    kiosk) can share its frames without each converting the same frame in its own thread."""
-
-    kind = "video"
-
-    def __init__(self, source: MediaStreamTrack) -> None:
-        super().__init__()
-        self.source = source
-
-    @property
-    def health(self) -> object:
-        return getattr(self.source, "health", "ok")
-
-    async def recv(self) -> VideoFrame:
-        frame = await self.source.recv()
-        if not isinstance(frame, VideoFrame):
-            raise MediaStreamError
-        if frame.format.name == "yuv420p":
-            return frame
-        converted = frame.reformat(format="yuv420p")
-        converted.pts, converted.time_base = frame.pts, frame.time_base
-        return converted
-
-    def stop(self) -> None:
-        super().stop()
-        self.source.stop()
-
-
 class FrameTap:
     """The newest frame of a video track, as JPEG for any number of kiosk viewers."""
 
@@ -205,10 +176,7 @@ class FrameTap:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await _cancel(task)
         async with self._changed:
             self._closed = True
             self._changed.notify_all()
@@ -243,10 +211,15 @@ class LevelMeter:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await _cancel(task)
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    """Cancel a tap's or a meter's reader and wait until it has stopped."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def rms(frame: AudioFrame) -> float:

@@ -27,11 +27,12 @@ from typing import Any
 
 import aiohttp
 import numpy as np
+from aiortc.mediastreams import VideoStreamTrack
 
 import signaling as sig
 from branch_client.devices import DeviceError
 from branch_client.devices.document_camera import DocumentCamera
-from branch_client.local_media import FrameTap
+from branch_client.kiosk.local_media import FrameTap
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class DocumentFlow:
         self._task: asyncio.Task[None] | None = None
         self._outline: asyncio.Task[None] | None = None
         self._shot = asyncio.Event()
-        self._preview: Any = None
+        self._preview: VideoStreamTrack | None = None
 
     # -- what the hub and the kiosk ask --------------------------------------------------------
 
@@ -124,14 +125,10 @@ class DocumentFlow:
 
     # -- the flow ------------------------------------------------------------------------------
 
-    async def _report(self, sid: str, step: str, **extra: Any) -> None:
-        error = extra.pop("error", None)
-        document_id = extra.pop("document_id", None)
+    async def _report(self, sid: str, step: str, *, error: str | None = None) -> None:
         outline = self.state.get("outline") if self.state else None
-        self.state = {"kind": "document", "step": step, "error": error, "outline": outline, **extra}
-        await self._send(
-            sig.DocumentStatus(session_id=sid, step=step, error=error, document_id=document_id)
-        )
+        self.state = {"kind": "document", "step": step, "error": error, "outline": outline}
+        await self._send(sig.DocumentStatus(session_id=sid, step=step, error=error))
 
     def _start_preview(self) -> None:
         if self.camera is None or self._preview is not None:

@@ -3,13 +3,15 @@ in test_pcsc.py and test_terminal_card.py): what happens when the hub is unreach
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 
+import pytest
+
 import signaling as sig
-from branch_client import card_flow
 from branch_client.card import CardError, CardInfo, Sex
-from branch_client.card_flow import CardFlow
+from branch_client.card import flow as card_flow
+from branch_client.card.flow import CardFlow
+from tests.branch_client.conftest import until
 
 
 class FakeReader:
@@ -45,40 +47,35 @@ class FlakyLink:
         return True
 
 
-async def until(predicate, limit_s: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + limit_s
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-
-
-async def test_the_items_wait_for_the_hub_when_the_link_is_down(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_the_items_wait_for_the_hub_when_the_link_is_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(card_flow, "DELIVER_RETRY_S", 0.01)
     monkeypatch.setattr(card_flow, "SHOW_RESULT_S", 0.01)
     link = FlakyLink(down=5)
     reader = FakeReader()
-    flow = CardFlow(reader, None, link.send)  # type: ignore[arg-type]
+    flow = CardFlow(reader, None, link.send)
     flow.start("s-1", with_number=False)
-    await until(lambda: (flow.state or {}).get("step") == "pin")
+    await until(lambda: (flow.state or {}).get("step") == "pin", "the PIN step", 5.0)
     assert flow.offer_pin("2468")
-    await until(lambda: any(isinstance(m, sig.CardResult) for m in link.sent))
+    await until(lambda: any(isinstance(m, sig.CardResult) for m in link.sent), "the items", 5.0)
     result = next(m for m in link.sent if isinstance(m, sig.CardResult))
     assert result.name == "番号 花子" and result.my_number is None
     assert link.down == 0  # offered again until the hub took it
     assert reader.pins == ["2468"]  # the PIN was used once, not retried with the items
     steps = [m.step for m in link.sent if isinstance(m, sig.CardStatus)]
     assert steps == ["insert", "pin", "reading", "done"]
-    await until(lambda: flow.state is None)
+    await until(lambda: flow.state is None, "the kiosk to be freed", 5.0)
 
 
 async def test_a_wrong_pin_asks_again_with_the_tries_left() -> None:
     link = FlakyLink(down=0)
-    flow = CardFlow(FakeReader(), None, link.send)  # type: ignore[arg-type]
+    flow = CardFlow(FakeReader(), None, link.send)
     flow.start("s-1", with_number=False)
-    await until(lambda: (flow.state or {}).get("step") == "pin")
+    await until(lambda: (flow.state or {}).get("step") == "pin", "the PIN step", 5.0)
     assert flow.offer_pin("1111")
-    await until(lambda: (flow.state or {}).get("error") == "wrong_pin")
+    await until(lambda: (flow.state or {}).get("error") == "wrong_pin", "wrong_pin", 5.0)
     assert flow.state is not None and flow.state["step"] == "pin"
     assert flow.offer_pin("2468")
-    await until(lambda: any(isinstance(m, sig.CardResult) for m in link.sent))
+    await until(lambda: any(isinstance(m, sig.CardResult) for m in link.sent), "the items", 5.0)
     await flow.cancel()

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from branch_client.terminal import Terminal
 
-KIOSK_DIR = Path(__file__).resolve().parent / "kiosk"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 TERMINAL = web.AppKey("terminal", Terminal)
 PURPOSES = ("moving", "birth", "certificate", "tax", "insurance", "care", "welfare", "other")
 _BOUNDARY = "madoguchi-frame"
@@ -33,7 +34,7 @@ def _error(status: int, code: str) -> web.Response:
 
 
 @web.middleware
-async def guard(request: web.Request, handler):  # type: ignore[no-untyped-def]
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method == "POST" and request.headers.get("X-Madoguchi-Kiosk") != "1":
         return _error(403, "missing_kiosk_header")
     response = await handler(request)
@@ -43,7 +44,7 @@ async def guard(request: web.Request, handler):  # type: ignore[no-untyped-def]
 
 
 async def index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(KIOSK_DIR / "index.html")
+    return web.FileResponse(STATIC_DIR / "index.html")
 
 
 async def status(request: web.Request) -> web.Response:
@@ -203,5 +204,5 @@ def create_kiosk_app(terminal: Terminal) -> web.Application:
     app.router.add_get("/video/{which:self|staff|document}.mjpg", video)
     app.router.add_post("/api/document/capture", document_capture)
     app.router.add_get("/api/document/page/{document_id}.jpg", document_page)
-    app.router.add_static("/static/", KIOSK_DIR)
+    app.router.add_static("/static/", STATIC_DIR)
     return app
