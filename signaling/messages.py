@@ -896,6 +896,8 @@ def parse_message(text: str | bytes) -> Message:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"not JSON: {exc}", code="bad_json") from None
+    except RecursionError:  # the JSON decoder's own limit on nesting
+        raise ProtocolError("not JSON: nested too deeply", code="bad_json") from None
     if not isinstance(data, dict):
         raise ProtocolError("a message is a JSON object", code="not_an_object")
     tag = data.get("type")

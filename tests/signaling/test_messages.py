@@ -184,6 +184,17 @@ def test_oversized_message_is_refused_before_parsing() -> None:
     assert _code(huge) == "too_large"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 60_000,
+        '{"type": "session.start", "purpose": ' + "[" * 30_000 + "]" * 30_000 + "}",
+    ],
+)
+def test_json_nested_too_deeply_is_bad_json_not_a_crash(text: str) -> None:
+    assert _code(text) == "bad_json"
+
+
 def test_error_is_a_signaling_error_with_a_stable_code() -> None:
     with pytest.raises(sig.SignalingError) as info:
         sig.parse_message("nope")
