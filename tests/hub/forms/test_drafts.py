@@ -116,10 +116,13 @@ async def test_confirmation_holds_until_the_form_changes_and_gates_the_signature
         await staff.next_of(sig.FormState, lambda m: m.draft["confirmed"][FORM])
         await staff.send(sig.FormSign(session_id=sid))
         await until(lambda: (terminal.form_task or {}).get("kind") == "sign", "the signature pad")
-        assert await terminal.signed(100, 100, [[[500, 10, 0]]])  # outside its box: the hub …
+        # Built without the rule (the kiosk's server reads a pad's by it): the hub's parser …
+        outside = sig.Signature(100, 100, ((sig.Point(500, 10, 0),),))
+        assert await terminal.signed(outside)
         await until(lambda: terminal.status.last_error == "bad_signature", "… refuses it")
         terminal.form_task = {"kind": "sign"}
-        assert await terminal.signed(1200, 400, [[[10, 10, 0], [40, 30, 16], [80, 12, 33]]])
+        pad = {"width": 1200, "height": 400, "strokes": [[[10, 10, 0], [40, 30, 16], [80, 12, 33]]]}
+        assert await terminal.signed(sig.decode(sig.Signature, pad))
         signed = await staff.next_of(sig.FormState, lambda m: m.draft["signed"])
         assert signed.draft["signature"] is None  # strokes stay on the hub
 
