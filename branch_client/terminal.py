@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import json
 import logging
 from typing import Any
 
@@ -85,6 +84,7 @@ class Terminal:
         self._start: StartRequest | None = (
             StartRequest(config.start_purpose) if config.start_purpose else None
         )
+        self.purposes: tuple[sig.Purpose, ...] | None = None  # from the hub's hello; kept
 
     # -- what the kiosk calls ------------------------------------------------------------------
 
@@ -149,18 +149,14 @@ class Terminal:
             self.form_task = None
         return sent
 
-    async def signed(self, width: int, height: int, strokes: list[Any]) -> bool:
+    async def signed(self, signature: sig.Signature) -> bool:
         """The resident's signature from the kiosk's pad, once for the whole bundle."""
         task, sid = self.form_task, self.status.session_id
         if not task or task.get("kind") != "sign" or not sid:
             return False
+        w, h = signature.width, signature.height
         sent = await self._send(
-            sig.FormSignature(
-                session_id=sid,
-                width=width,
-                height=height,
-                strokes=json.dumps(strokes, separators=(",", ":")),
-            )
+            sig.FormSignature(session_id=sid, width=w, height=h, strokes=signature.strokes)
         )
         if sent:  # while the link is down the pad stays, and the kiosk says it did not go
             self.form_task = None
@@ -181,6 +177,7 @@ class Terminal:
             "views": {"self": self.self_view.snapshot(), "staff": self.staff_view.snapshot()},
             "task": self.card.state or self.documents.state or self.form_task,
             "document_mark": self.documents.mark,
+            "purposes": [sig.to_json(p) for p in self.purposes or ()],
         }
 
     # -- the devices ---------------------------------------------------------------------------
@@ -280,12 +277,8 @@ class Terminal:
                 log.info("session %s: card read asked for", sid)
                 self.card.start(sid, with_number=message.with_number)
             case sig.FormShow(session_id=sid) if sid == self.status.session_id:
-                try:
-                    view = json.loads(message.view)
-                except ValueError:
-                    log.warning("session %s: unreadable form view", sid)
-                else:
-                    self.form_task = {"kind": "review", **view, "procedure": message.procedure}
+                view = sig.to_json(message.view)
+                self.form_task = {"kind": "review", **view, "procedure": message.procedure}
             case sig.DocumentCapture(session_id=sid) if sid == self.status.session_id and (
                 self.status.phase in TALKING
             ):
@@ -304,6 +297,8 @@ class Terminal:
                 self.status.held = on
             case sig.SessionEnded(session_id=sid, reason=reason) if sid == self.status.session_id:
                 await self._session_ended(sid, reason)
+            case sig.Hello(purposes=purposes):
+                self.purposes = purposes  # what the kiosk offers, in the catalog's order
             case sig.ErrorReply(code=code, message=text):
                 log.warning("hub refused %s: %s (%s)", message.ref_type, code, text)
                 self._note_error(code)

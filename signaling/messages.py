@@ -1,22 +1,41 @@
 """Signaling messages and the one function that parses them.
 
-Every message on the wire is one JSON object with a ``type`` tag and flat fields. Each type is a
-frozen dataclass below; its fields declare their own limits (``_text``/``_ident``/...), so the
-generic parser checks size, JSON, the tag and every field in one place, and nothing downstream
-indexes into raw peer data.
+Every message on the wire is one JSON object with a ``type`` tag and its fields; a field may hold
+a nested payload (a list of purposes, a signature's strokes, a form as the resident reviews it) or,
+for free-form hub output (the draft, the supervisor snapshot), a bounded JSON object -- never JSON
+text inside a string. Each type is a frozen dataclass below; its fields declare their own limits
+(``_text``/``_ident``/...), so the one codec (:mod:`signaling.codec`) checks size, JSON, the tag
+and every field, nested ones included, in one place, and nothing downstream indexes into raw peer
+data or re-parses a field.
 
 ``senders`` on each class names the roles allowed to send it (``terminal``, ``staff``, ``hub``);
 the hub rejects the rest with ``not_allowed``.
+
+Compatibility (remove in 0.3): the 0.1 console sent ``form.edit``'s ``value`` and the 0.1
+terminal ``form.signature``'s ``strokes`` as JSON text inside a string. The fields' ``legacy``
+readers decode such a string once, here, into the typed value (see ``docs/protocol.md``).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import types
 import typing
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field
 from typing import Any, ClassVar, Final, Literal, TypeAlias
+
+from signaling.codec import (
+    MAX_SAFE_INT,
+    JsonLimits,
+    JsonObject,
+    decode_fields,
+    json_text,
+    to_json,
+)
+from signaling.codec import JsonValue as JsonValue  # resolves the hints of JsonObject here
+from signaling.codec import ProtocolError as ProtocolError  # re-exported: its home is the codec
+from signaling.codec import SignalingError as SignalingError
 
 MAX_MESSAGE_BYTES: Final = 64 * 1024
 """Largest message accepted. An SDP with every codec and candidate stays well under 16 KiB."""
@@ -28,24 +47,7 @@ END_REASONS: Final = frozenset(
 Role: TypeAlias = Literal["terminal", "staff", "hub"]
 
 
-class SignalingError(Exception):
-    """Base error of the signaling package. ``code`` is stable and meant for machines."""
-
-    code = "signaling_error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
-
-
-class ProtocolError(SignalingError):
-    """The peer sent something that is not a valid message. The connection can carry on."""
-
-    code = "bad_message"
-
-
-# Field constraints, carried in dataclass metadata and enforced by the parser.
+# Field constraints, carried in dataclass metadata and enforced by the codec.
 _IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
 
@@ -53,8 +55,8 @@ def _ident() -> Any:
     return field(metadata={"pattern": _IDENT, "max_len": 64})
 
 
-def _text(max_len: int, *, default: Any = MISSING) -> Any:
-    return field(default=default, metadata={"max_len": max_len})
+def _text(max_len: int, *, default: Any = MISSING, min_len: int = 0) -> Any:
+    return field(default=default, metadata={"max_len": max_len, "min_len": min_len})
 
 
 def _match(pattern: str, max_len: int, *, default: Any = MISSING) -> Any:
@@ -69,6 +71,10 @@ def _int(lo: int, hi: int, *, default: Any = MISSING) -> Any:
     return field(default=default, metadata={"min": lo, "max": hi})
 
 
+def _number(lo: float, hi: float) -> Any:
+    return field(metadata={"min": lo, "max": hi})
+
+
 def _choice(options: frozenset[str], *, default: Any = MISSING) -> Any:
     return field(default=default, metadata={"choices": options})
 
@@ -81,17 +87,183 @@ def _idents() -> Any:
     return field(default=(), metadata={"pattern": _IDENT, "max_len": 64, "max_items": 16})
 
 
+def _items(max_items: int, *, default: Any = MISSING) -> Any:
+    """A list of nested payloads, each checked by its own class."""
+    return field(default=default, metadata={"max_items": max_items})
+
+
+def _nested() -> Any:
+    """A nested payload, checked by its own class."""
+    return field()
+
+
+def _json(limits: JsonLimits) -> Any:
+    return field(metadata={"json": limits})
+
+
+# -- payloads nested in messages ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Purpose:
+    """What a resident can come for: a catalog key and its names, for the kiosk's buttons."""
+
+    id: str = _ident()
+    ja: str = _text(64, min_len=1)
+    en: str = _text(64, min_len=1)
+
+
+@dataclass(frozen=True)
+class Names:
+    """A label in Japanese and in English."""
+
+    ja: str = _text(200)
+    en: str = _text(200)
+
+
+@dataclass(frozen=True)
+class ReviewField:
+    """One line of a form under review: its label, its value in words (the My Number masked),
+    and whether the value came from the card."""
+
+    label: Names
+    value: str = _text(2000)
+    from_card: bool = False
+
+
+@dataclass(frozen=True)
+class FormView:
+    """A form as the resident reviews it on the kiosk: its title, its place in the bundle
+    (``index`` of ``count``) and the fields filled in so far."""
+
+    title: Names
+    index: int = _int(1, 100)
+    count: int = _int(1, 100)
+    fields: tuple[ReviewField, ...] = _items(200)
+
+
+SIGNATURE_BOX_MAX: Final = 4000
+"""Largest width or height of a signature pad, in pixels."""
+MAX_STROKES: Final = 200
+MAX_SIGNATURE_POINTS: Final = 10_000
+"""Points of one signature in all (a message holds about 3,000 anyway)."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """One sample of a stroke: ``[x, y]`` or ``[x, y, t]`` on the wire -- pixels from the pad's
+    top left corner and, from the kiosk, when (milliseconds on the kiosk page's clock)."""
+
+    json_array: ClassVar[bool] = True
+    x: float = _number(0, SIGNATURE_BOX_MAX)
+    y: float = _number(0, SIGNATURE_BOX_MAX)
+    t: int | None = _int(0, MAX_SAFE_INT, default=None)
+
+
+Stroke: TypeAlias = tuple[Point, ...]
+"""Points drawn without lifting the pen."""
+
+
+def _box_side() -> Any:
+    return field(metadata={"min": 1, "max": SIGNATURE_BOX_MAX})
+
+
+def _strokes(*, legacy: bool = False) -> Any:
+    meta: dict[str, Any] = {
+        "min_items": 1,
+        "max_items": MAX_STROKES,
+        "item": {"min_items": 1, "max_items": MAX_SIGNATURE_POINTS},
+        "code": "bad_signature",
+    }
+    if legacy:  # the 0.1 terminal sent the strokes as JSON text; remove in 0.3
+        meta["legacy"] = json_text
+    return field(metadata=meta)
+
+
+def _signature_problem(
+    width: int, height: int, strokes: tuple[Stroke, ...]
+) -> tuple[str, str] | None:
+    """The one rule for a signature beyond its fields' own limits: at most
+    ``MAX_SIGNATURE_POINTS`` points in all, every one inside the ``width`` x ``height`` box."""
+    if sum(len(s) for s in strokes) > MAX_SIGNATURE_POINTS:
+        return "strokes", f"hold more than {MAX_SIGNATURE_POINTS} points in all"
+    for i, stroke in enumerate(strokes):
+        for j, point in enumerate(stroke):
+            if point.x > width or point.y > height:
+                return "strokes", f"point [{i}][{j}] is outside the {width} x {height} box"
+    return None
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A signature drawn on the kiosk's pad: strokes of points inside a ``width`` x ``height``
+    box. The kiosk's POST, ``form.signature`` and an intake bundle's signature are all read by
+    this one rule (:func:`signaling.decode`)."""
+
+    width: int = _box_side()
+    height: int = _box_side()
+    strokes: tuple[Stroke, ...] = _strokes()
+
+    def problem(self) -> tuple[str, str] | None:
+        return _signature_problem(self.width, self.height, self.strokes)
+
+
+MEMBER_KEY: Final = re.compile(r"[a-z][a-z0-9_]{0,47}")
+MAX_MEMBERS: Final = 20
+
+Scalar: TypeAlias = str | int | bool | None
+Member: TypeAlias = Mapping[str, Scalar]
+"""A household member: the catalog's ``household_member`` columns (by id) and their values."""
+EditValue: TypeAlias = str | int | bool | tuple[Member, ...] | None
+"""A form value as staff set it: text, a number, yes/no, a list of household members, or null to
+clear the field. Parsed into the field's normal form by the hub when the bundle is validated."""
+
+_EDIT_TEXT: Final = 8000
+
+
+def _edit_value_legacy(text: str) -> object:
+    """``form.edit``'s ``value`` from the 0.1 console: ``JSON.stringify(value)`` (remove in 0.3).
+
+    The console sent text as a JSON string literal, yes/no as ``true``/``false``, a clear as
+    ``null``. Such a string is decoded once; any other string is text as it stands -- also one
+    that reads as a JSON number (``20240401`` typed into a date field stays text).
+    """
+    try:
+        decoded = json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+    return text if isinstance(decoded, int | float) and not isinstance(decoded, bool) else decoded
+
+
+def _edit_value() -> Any:
+    scalar = {"max_len": 400, "min": -MAX_SAFE_INT, "max": MAX_SAFE_INT}
+    return field(
+        metadata={
+            "max_len": _EDIT_TEXT,
+            "min": -MAX_SAFE_INT,
+            "max": MAX_SAFE_INT,
+            "max_items": MAX_MEMBERS,
+            "item": {"max_items": 16, "key_pattern": MEMBER_KEY, "item": scalar},
+            "code": "bad_value",
+            "legacy": _edit_value_legacy,
+        }
+    )
+
+
 # -- connection ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Hello:
-    """Hub -> client, first message on a connection: who the hub takes you for."""
+    """Hub -> client, first message on a connection: who the hub takes you for. A terminal is
+    also told the purposes a resident can choose from, in the catalog's order (the kiosk's
+    welcome buttons); staff get none (their console reads ``/api/catalog``)."""
 
     type: ClassVar[str] = "hello"
     senders: ClassVar[frozenset[str]] = frozenset({"hub"})
     role: str = _choice(frozenset({"terminal", "staff"}))
     peer_id: str = _ident()
+    purposes: tuple[Purpose, ...] = _items(32, default=())
 
 
 @dataclass(frozen=True)
@@ -549,22 +721,25 @@ class DocumentMark:
 
 # -- the forms, filled together ------------------------------------------------------------------
 
+DRAFT_LIMITS: Final = JsonLimits(max_depth=8, max_values=10_000, max_string=8000, max_chars=60_000)
+"""A draft in ``form.state``: values of household lists sit five deep."""
+
 _FIELD_NAME = r"(shared\.[a-z0-9_]{1,48}|form\.[a-z0-9_]{1,48}\.[a-z0-9_]{1,48})"
 
 
 @dataclass(frozen=True)
 class FormEdit:
     """Staff -> hub: set one value of the session's draft. ``field`` is ``shared.{key}`` (a value
-    every form of the bundle shares) or ``form.{procedure}.{field}``; ``value`` is JSON (text, a
-    number, yes/no, a list of household members, or null to clear); ``base`` is the field's
-    version this edit was made on: if it changed meanwhile the edit is refused
-    (``edit_conflict``) and the editor gets the current draft."""
+    every form of the bundle shares) or ``form.{procedure}.{field}``; ``value`` is text, a
+    number, yes/no, a list of household members, or null to clear (:data:`EditValue`; anything
+    else is ``bad_value``); ``base`` is the field's version this edit was made on: if it changed
+    meanwhile the edit is refused (``edit_conflict``) and the editor gets the current draft."""
 
     type: ClassVar[str] = "form.edit"
     senders: ClassVar[frozenset[str]] = frozenset({"staff"})
     session_id: str = _ident()
     field: str = _match(_FIELD_NAME, 120)
-    value: str = _text(8000)
+    value: EditValue = _edit_value()  # noqa: RUF009 -- a field() with limits, not a default
     base: int = _int(0, 1_000_000_000)
 
 
@@ -580,14 +755,15 @@ class FormSync:
 
 @dataclass(frozen=True)
 class FormState:
-    """Hub -> the session's staff: the draft after a change (JSON: life event, procedures,
-    values with source and version, confirmations, signed); the My Number masked."""
+    """Hub -> the session's staff: the draft after a change (an object: life event, procedures,
+    values with source and version, confirmations, signed; see :mod:`hub.forms.drafts`); the My
+    Number masked."""
 
     type: ClassVar[str] = "form.state"
     senders: ClassVar[frozenset[str]] = frozenset({"hub"})
     session_id: str = _ident()
     version: int = _int(0, 1_000_000_000)
-    draft: str = _text(60_000)
+    draft: JsonObject = _json(DRAFT_LIMITS)  # noqa: RUF009 -- a field() with limits
 
 
 @dataclass(frozen=True)
@@ -602,14 +778,13 @@ class FormReview:
 
 @dataclass(frozen=True)
 class FormShow:
-    """Hub -> terminal: the form the resident reviews, in words (JSON: title, index, count,
-    fields with label, value and whether it came from the card); sent again on every change."""
+    """Hub -> terminal: the form the resident reviews, in words; sent again on every change."""
 
     type: ClassVar[str] = "form.show"
     senders: ClassVar[frozenset[str]] = frozenset({"hub"})
     session_id: str = _ident()
     procedure: str = _ident()
-    view: str = _text(30_000)
+    view: FormView = _nested()  # noqa: RUF009 -- a field() without a default
 
 
 @dataclass(frozen=True)
@@ -635,15 +810,22 @@ class FormSign:
 
 @dataclass(frozen=True)
 class FormSignature:
-    """Terminal -> hub: the resident's signature as strokes (JSON: lists of [x, y, t] points in a
-    ``width`` x ``height`` box); kept with the application."""
+    """Terminal -> hub: the resident's signature, by the rule of :class:`Signature` (anything
+    wrong with the strokes is ``bad_signature``); kept with the application."""
 
     type: ClassVar[str] = "form.signature"
     senders: ClassVar[frozenset[str]] = frozenset({"terminal"})
     session_id: str = _ident()
-    width: int = _int(1, 4000)
-    height: int = _int(1, 4000)
-    strokes: str = _text(60_000)
+    width: int = _box_side()
+    height: int = _box_side()
+    strokes: tuple[Stroke, ...] = _strokes(legacy=True)
+
+    def problem(self) -> tuple[str, str] | None:
+        return _signature_problem(self.width, self.height, self.strokes)
+
+    @property
+    def signature(self) -> Signature:
+        return Signature(self.width, self.height, self.strokes)
 
 
 # -- the My Number card ----------------------------------------------------------------------------
@@ -761,6 +943,9 @@ class CardRevealed:
 
 MAX_SNAPSHOT_CHARS: Final = 60_000
 """A supervisor snapshot's JSON at most; the hub trims its lists to stay within a message."""
+SNAPSHOT_LIMITS: Final = JsonLimits(
+    max_depth=8, max_values=20_000, max_string=1000, max_chars=MAX_SNAPSHOT_CHARS
+)
 
 
 def _idents_required() -> Any:
@@ -769,12 +954,12 @@ def _idents_required() -> Any:
 
 @dataclass(frozen=True)
 class SupervisorSnapshot:
-    """Hub -> supervisors: the live load and the day's figures (JSON, see
+    """Hub -> supervisors: the live load and the day's figures (an object, see
     ``hub.supervision.figures``), at most once a second and only when something changed."""
 
     type: ClassVar[str] = "supervisor.snapshot"
     senders: ClassVar[frozenset[str]] = frozenset({"hub"})
-    snapshot: str = _text(MAX_SNAPSHOT_CHARS)
+    snapshot: JsonObject = _json(SNAPSHOT_LIMITS)  # noqa: RUF009 -- a field() with limits
 
 
 @dataclass(frozen=True)
@@ -875,19 +1060,31 @@ def message_types() -> dict[str, type[Message]]:
     return dict(_TYPES)
 
 
-def encode(message: Message) -> str:
-    """The wire form of ``message``: compact JSON with the ``type`` tag first."""
-    body = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(message).items()}
-    return json.dumps({"type": message.type, **body}, ensure_ascii=False, separators=(",", ":"))
+def encode(message: Message, *, check: bool = False) -> str:
+    """The wire form of ``message``: compact JSON with the ``type`` tag first. With ``check``,
+    also parse it back as a receiver would, raising :class:`ProtocolError` when it would be
+    refused (for what the hub builds from data: the catalog's purposes, a trimmed snapshot)."""
+    text = json.dumps(
+        {"type": message.type, **to_json(message)},
+        ensure_ascii=False,
+        separators=(",", ":"),
+        allow_nan=False,
+    )
+    if check:
+        parse_message(text)
+    return text
 
 
 def parse_message(text: str | bytes) -> Message:
     """Parse and validate one message from a peer.
 
     Raises :class:`ProtocolError` with a stable ``code``: ``too_large``, ``bad_json``,
-    ``not_an_object``, ``unknown_type``, ``missing_field``, ``bad_field``, ``unknown_field``.
+    ``not_an_object``, ``unknown_type``, ``missing_field``, ``bad_field``, ``unknown_field`` --
+    or the field's own code for what is wrong inside it (``bad_value`` in ``form.edit``'s
+    value, ``bad_signature`` in ``form.signature``'s strokes), the code the hub answered with
+    before the parser checked those fields. Nested payloads are checked the same way.
     """
-    size = len(text.encode("utf-8") if isinstance(text, str) else text)
+    size = len(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
     if size > MAX_MESSAGE_BYTES:
         raise ProtocolError(
             f"message of {size} bytes exceeds {MAX_MESSAGE_BYTES}", code="too_large"
@@ -896,69 +1093,16 @@ def parse_message(text: str | bytes) -> Message:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"not JSON: {exc}", code="bad_json") from None
+    except RecursionError:  # the JSON decoder's own limit on nesting
+        raise ProtocolError("not JSON: nested too deeply", code="bad_json") from None
     if not isinstance(data, dict):
         raise ProtocolError("a message is a JSON object", code="not_an_object")
     tag = data.get("type")
     cls = _TYPES.get(tag) if isinstance(tag, str) else None
     if cls is None:
         raise ProtocolError(f"unknown message type {str(tag)[:64]!r}", code="unknown_type")
-    return _build(cls, data)
-
-
-def _build(cls: type[Message], data: dict[str, Any]) -> Message:
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    extra = set(data) - known - {"type"}
-    if extra:
-        name = sorted(extra)[0][:64]
-        raise ProtocolError(f"{cls.type}: unknown field {name!r}", code="unknown_field")
-    values: dict[str, Any] = {}
-    for f in fields(cls):
-        if f.name not in data:
-            if f.default is MISSING:
-                raise ProtocolError(f"{cls.type}: missing field {f.name!r}", code="missing_field")
-            continue
-        values[f.name] = _check(cls.type, f.name, data[f.name], hints[f.name], f.metadata)
-    return cls(**values)
-
-
-def _check(tag: str, name: str, value: Any, hint: Any, meta: Any) -> Any:
-    def bad(why: str) -> ProtocolError:
-        return ProtocolError(f"{tag}: field {name!r} {why}", code="bad_field")
-
-    optional = isinstance(hint, types.UnionType) and type(None) in typing.get_args(hint)
-    if value is None:
-        if optional:
-            return None
-        raise bad("must not be null")
-    base = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
-    if base is bool:
-        if not isinstance(value, bool):
-            raise bad("must be true or false")
-        return value
-    if typing.get_origin(base) is tuple:
-        if not isinstance(value, list) or len(value) > meta.get("max_items", 16):
-            raise bad(f"must be a list of at most {meta.get('max_items', 16)} items")
-        return tuple(_check(tag, name, item, str, meta) for item in value)
-    if base is int:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise bad("must be an integer")
-        if not meta.get("min", value) <= value <= meta.get("max", value):
-            raise bad(f"must be between {meta['min']} and {meta['max']}")
-        return value
-    if base is str:
-        if not isinstance(value, str):
-            raise bad("must be a string")
-        if len(value) > meta.get("max_len", MAX_MESSAGE_BYTES):
-            raise bad(f"is longer than {meta['max_len']} characters")
-        pattern = meta.get("pattern")
-        if pattern is not None and not pattern.fullmatch(value):
-            raise bad("has characters or a form that is not allowed")
-        choices = meta.get("choices")
-        if choices is not None and value not in choices:
-            raise bad(f"must be one of {', '.join(sorted(choices))}")
-        prefix = meta.get("prefix")
-        if prefix is not None and not value.startswith(prefix):
-            raise bad(f"must start with {prefix!r}")
-        return value
-    raise TypeError(f"{tag}.{name}: unsupported field type {hint!r}")  # our bug, not the peer's
+    try:
+        return decode_fields(cls, data, where=cls.type, ignore="type")
+    except ProtocolError as exc:
+        exc.message_type = cls.type
+        raise

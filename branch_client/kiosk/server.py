@@ -15,11 +15,11 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+import signaling as sig
 from branch_client.terminal import Terminal
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 TERMINAL = web.AppKey("terminal", Terminal)
-PURPOSES = ("moving", "birth", "certificate", "tax", "insurance", "care", "welfare", "other")
 _BOUNDARY = "madoguchi-frame"
 SIGNATURE_BYTES = 48 * 1024
 
@@ -66,10 +66,22 @@ async def start(request: web.Request) -> web.Response:
     if body is None:
         return _error(400, "bad_json")
     purpose = body.get("purpose")
-    if purpose not in PURPOSES:
+    if not isinstance(purpose, str) or not _offered(request.app[TERMINAL], purpose):
         return _error(400, "unknown_purpose")
     await request.app[TERMINAL].start_session(purpose)
     return web.json_response(request.app[TERMINAL].snapshot())
+
+
+def _offered(terminal: Terminal, purpose: str) -> bool:
+    """A purpose the hub told the terminal it may offer (the catalog's); before the hub has
+    said, any the hub could take (a catalog key's form): it checks the purpose itself."""
+    if terminal.purposes is not None:
+        return any(p.id == purpose for p in terminal.purposes)
+    try:
+        sig.decode(sig.SessionStart, {"purpose": purpose})
+    except sig.ProtocolError:
+        return False
+    return True
 
 
 async def end(request: web.Request) -> web.Response:
@@ -117,21 +129,14 @@ async def review(request: web.Request) -> web.Response:
 
 
 async def sign(request: web.Request) -> web.Response:
-    body = await _body(request, SIGNATURE_BYTES)
-    strokes = body.get("strokes") if body else None
-    width, height = (body or {}).get("width"), (body or {}).get("height")
-    if (
-        not isinstance(strokes, list)
-        or not isinstance(width, int)
-        or not isinstance(height, int)
-        or not 0 < width <= 4000
-        or not 0 < height <= 4000
-    ):
+    try:  # the one rule for a signature, the hub's too: refused here, the pad stays
+        signature = sig.decode(sig.Signature, await _body(request, SIGNATURE_BYTES))
+    except sig.ProtocolError:
         return _error(400, "bad_signature")
     terminal = request.app[TERMINAL]
     if (terminal.form_task or {}).get("kind") != "sign":
         return _error(409, "no_signature_asked")
-    if not await terminal.signed(width, height, strokes):
+    if not await terminal.signed(signature):
         return _error(503, "hub_unreachable")  # the pad stays: sign again when it is back
     return web.json_response(request.app[TERMINAL].snapshot())
 

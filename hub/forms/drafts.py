@@ -162,12 +162,7 @@ class Drafts:
 
     async def edit(self, user: str, message: sig.FormEdit) -> None:
         view = await self.sessions.live_for_staff(user, message.session_id)
-        try:
-            value = json.loads(message.value)
-        except ValueError:
-            raise Refused("bad_value", "value is JSON") from None
-        if not _plain(value):
-            raise Refused("bad_value", "a value is text, a number, yes/no, or a list of members")
+        value = sig.to_json(message.value)  # typed and bounded by the parser; stored as JSON
 
         def change(draft: dict[str, Any]) -> None:
             self._check_field(draft, message.field)
@@ -241,23 +236,18 @@ class Drafts:
 
     async def signature(self, terminal_id: str, message: sig.FormSignature) -> None:
         view = await self.sessions.live_for_terminal(terminal_id, message.session_id)
-        try:
-            strokes = json.loads(message.strokes)
-        except ValueError:
-            raise Refused("bad_signature", "strokes are JSON") from None
-        if not _strokes_ok(strokes, message.width, message.height):
-            raise Refused("bad_signature", "strokes are lists of [x, y] points inside the box")
+        # Checked by the parser (sig.Signature's rule, the one the intake applies too).
 
         def change(draft: dict[str, Any]) -> None:
             draft["signature"] = {
                 "width": message.width,
                 "height": message.height,
-                "strokes": [[[p[0], p[1]] for p in s] for s in strokes],
+                "strokes": [[[p.x, p.y] for p in s] for s in message.strokes],
                 "ver": draft["version"] + 1,
             }
 
         draft, _ = await self._update(view.id, change)
-        log.info("session %s: the resident signed (%d strokes)", view.id, len(strokes))
+        log.info("session %s: the resident signed (%d strokes)", view.id, len(message.strokes))
         await self.broadcast(view, draft)
 
     # -- what goes out ---------------------------------------------------------------------------
@@ -282,11 +272,7 @@ class Drafts:
             "signed": draft["signature"] is not None,
             "signature": None,
         }
-        return sig.FormState(
-            session_id=session_id,
-            version=draft["version"],
-            draft=json.dumps(shown, ensure_ascii=False),
-        )
+        return sig.FormState(session_id=session_id, version=draft["version"], draft=shown)
 
     def show_message(self, session_id: str, draft: dict[str, Any]) -> sig.FormShow | None:
         """The form the resident reviews, in words for the kiosk (the My Number masked)."""
@@ -301,22 +287,19 @@ class Drafts:
             if entry is None:
                 continue
             fields.append(
-                {
-                    "label": {"ja": f.ja, "en": f.en},
-                    "value": _display(f, entry["value"]),
-                    "from_card": entry["source"] == "card",
-                }
+                sig.ReviewField(
+                    label=sig.Names(f.ja, f.en),
+                    value=_display(f, entry["value"]),
+                    from_card=entry["source"] == "card",
+                )
             )
-        view = {
-            "procedure": pid,
-            "title": {"ja": spec.ja, "en": spec.en},
-            "index": draft["procedures"].index(pid) + 1,
-            "count": len(draft["procedures"]),
-            "fields": fields,
-        }
-        return sig.FormShow(
-            session_id=session_id, procedure=spec.id, view=json.dumps(view, ensure_ascii=False)
+        view = sig.FormView(
+            title=sig.Names(spec.ja, spec.en),
+            index=draft["procedures"].index(pid) + 1,
+            count=len(draft["procedures"]),
+            fields=tuple(fields),
         )
+        return sig.FormShow(session_id=session_id, procedure=spec.id, view=view)
 
     async def broadcast(self, view: SessionView, draft: dict[str, Any]) -> None:
         state = self.state_message(view.id, draft)
@@ -393,36 +376,6 @@ class Drafts:
 
 class _Conflict(Exception):
     pass
-
-
-def _plain(value: Any) -> bool:
-    if value is None or isinstance(value, str | int | bool):
-        return True
-    if isinstance(value, list):
-        return len(value) <= 20 and all(
-            isinstance(m, dict) and all(isinstance(v, str | int | bool | None) for v in m.values())
-            for m in value
-        )
-    return False
-
-
-def _strokes_ok(strokes: Any, width: int, height: int) -> bool:
-    if not isinstance(strokes, list) or not strokes or len(strokes) > 200:
-        return False
-    total = 0
-    for stroke in strokes:
-        if not isinstance(stroke, list) or not stroke:
-            return False
-        for point in stroke:
-            total += 1
-            if (
-                not isinstance(point, list)
-                or len(point) < 2
-                or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in point)
-                or not (0 <= point[0] <= width and 0 <= point[1] <= height)
-            ):
-                return False
-    return total <= 20_000
 
 
 def _masked(name: str, entry: dict[str, Any]) -> dict[str, Any]:

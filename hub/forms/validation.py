@@ -29,7 +29,6 @@ household     a list of members, each with the catalog's ``household_member`` co
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final, Literal
 
+import signaling as sig
 from hub.catalog.procedures import (
     Catalog,
     FieldSpec,
@@ -137,8 +137,6 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
 
 MAX_TEXT: Final = 200
 MAX_MEMBERS: Final = 20
-MAX_STROKES: Final = 200
-MAX_POINTS: Final = 10_000
 MAX_DOCUMENTS: Final = 50
 DOCUMENT_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -824,28 +822,12 @@ class Provenance:
 
 
 @dataclass(frozen=True)
-class Signature:
-    """Strokes drawn on the terminal's touch screen, in a ``width`` × ``height`` box."""
-
-    width: int
-    height: int
-    strokes: tuple[tuple[tuple[float, float], ...], ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "width": self.width,
-            "height": self.height,
-            "strokes": [[[x, y] for x, y in stroke] for stroke in self.strokes],
-        }
-
-
-@dataclass(frozen=True)
 class Submission:
     bundle: Bundle
     shared: Mapping[str, Any]
     forms: Mapping[str, Mapping[str, Any]]
     provenance: Provenance
-    signature: Signature | None
+    signature: sig.Signature | None
     documents: tuple[str, ...]
 
 
@@ -926,46 +908,19 @@ def parse_submission(body: Any, catalog: Catalog) -> Submission:
     )
 
 
-def parse_signature(raw: Any) -> Signature | None:
+def parse_signature(raw: Any) -> sig.Signature | None:
+    """The bundle's signature, by the one rule for a signature (:class:`signaling.Signature`:
+    up to ``MAX_STROKES`` strokes of points inside the box, ``MAX_SIGNATURE_POINTS`` in all) --
+    the rule ``form.signature`` was read by, so a signature the hub took is one it submits."""
     if raw is None:
         return None
-    bad = FormsError(
-        "bad_signature",
-        f"signature is {{width, height, strokes}}: up to {MAX_STROKES} strokes of [x, y] "
-        f"points inside the box, {MAX_POINTS} points in all",
-    )
-    if not isinstance(raw, dict) or set(raw) != {"width", "height", "strokes"}:
-        raise bad
-    width, height, strokes = raw["width"], raw["height"], raw["strokes"]
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (width, height)):
-        raise bad
-    if not (1 <= width <= 4000 and 1 <= height <= 4000):
-        raise bad
-    if not isinstance(strokes, list) or not strokes or len(strokes) > MAX_STROKES:
-        raise bad
-    parsed: list[tuple[tuple[float, float], ...]] = []
-    total = 0
-    for stroke in strokes:
-        if not isinstance(stroke, list) or not stroke:
-            raise bad
-        points: list[tuple[float, float]] = []
-        for point in stroke:
-            if not isinstance(point, list) or len(point) != 2:
-                raise bad
-            x, y = point
-            if not all(
-                isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-                for v in (x, y)
-            ):
-                raise bad
-            if not (0 <= x <= width and 0 <= y <= height):
-                raise bad
-            points.append((float(x), float(y)))
-        total += len(points)
-        parsed.append(tuple(points))
-    if total > MAX_POINTS:
-        raise bad
-    return Signature(width, height, tuple(parsed))
+    try:
+        signature = sig.decode(sig.Signature, raw, where="signature")
+    except sig.ProtocolError as exc:
+        raise FormsError("bad_signature", str(exc)) from None
+    # The record keeps where the pen went, not when: points are [x, y] in it, as drafts make them.
+    strokes = tuple(tuple(sig.Point(p.x, p.y) for p in s) for s in signature.strokes)
+    return sig.Signature(signature.width, signature.height, strokes)
 
 
 def validate_submission(submission: Submission, *, today: date) -> Validated:
@@ -1102,7 +1057,7 @@ def submission_record(submission: Submission, validated: Validated) -> dict[str,
         "skills": list(bundle.skills),
         "forms": {pid: dict(values) for pid, values in validated.forms.items()},
         "provenance": resolved_provenance(bundle, validated.forms, submission.provenance),
-        "signature": submission.signature.to_json() if submission.signature else None,
+        "signature": sig.to_json(submission.signature) if submission.signature else None,
         "documents": list(submission.documents),
         "entries": count_entries(bundle, validated.forms, submission.provenance).to_json(),
     }

@@ -139,7 +139,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
         await relay.attach(peer.channel, deliver)
         await app[keys.REDIS].zadd("mdg:presence", {peer.presence: time.time()})
         log.info("%s %s connected", peer.role, peer.peer_id)
-        await ws.send_str(sig.encode(sig.Hello(role=peer.role, peer_id=peer.peer_id)))
+        purposes = app[keys.RULES].terminal_purposes if peer.role == "terminal" else ()
+        hello = sig.Hello(role=peer.role, peer_id=peer.peer_id, purposes=purposes)
+        await ws.send_str(sig.encode(hello))
         if peer.staff_role == "specialist":
             await _greet_specialist(app, sessions, peer, ws)
         async for frame in ws:
@@ -219,7 +221,7 @@ async def _receive(app: web.Application, ws: web.WebSocketResponse, peer: Peer, 
     try:
         message = sig.parse_message(text)
     except sig.ProtocolError as exc:
-        await _reply_error(ws, BadRequest(exc.code, str(exc)), None)
+        await _reply_error(ws, BadRequest(exc.code, str(exc)), exc.message_type)
         return
     count_message(message.type)
     try:

@@ -30,6 +30,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import signaling as sig
 from hub.errors import Refused
 from hub.sessions.lifecycle import EndReason, Event, Session, State, apply
 
@@ -48,6 +49,9 @@ class Rules:
     wrap_up_s: float = 120.0
     scan_depth: int = 64
     default_handle_time_s: float = 600.0
+    terminal_purposes: tuple[sig.Purpose, ...] = ()
+    """The purposes with their names, in the catalog's order: what a terminal is told it may
+    offer (its ``hello``)."""
 
     def skill_for(self, purpose: str) -> str | None:
         return self.purposes.get(purpose)
@@ -65,6 +69,7 @@ class Rules:
 def rules_from(data: Mapping[str, Any]) -> Rules:
     return Rules(
         purposes={k: str(v["skill"]) for k, v in data["purposes"].items()},
+        terminal_purposes=_terminal_purposes(data["purposes"]),
         ticket_prefix=dict(data["ticket_prefix"]),
         priorities={k: int(v["level"]) for k, v in data["priorities"].items()},
         **{
@@ -81,6 +86,23 @@ def rules_from(data: Mapping[str, Any]) -> Rules:
             if k in data
         },
     )
+
+
+def _terminal_purposes(purposes: Mapping[str, Any]) -> tuple[sig.Purpose, ...]:
+    """The catalog's purposes as a terminal's ``hello`` carries them; a name the kiosk could not
+    take fails here, when the hub starts, not on every terminal."""
+    hello = sig.Hello(
+        role="terminal",
+        peer_id="check",
+        purposes=tuple(sig.Purpose(k, v.get("ja"), v.get("en")) for k, v in purposes.items()),
+    )
+    try:
+        sig.encode(hello, check=True)
+    except sig.ProtocolError as exc:
+        raise ValueError(
+            f"routing data: the purposes do not fit a terminal's hello: {exc}"
+        ) from None
+    return hello.purposes
 
 
 @cache

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -45,7 +44,6 @@ from hub.supervision.figures import (
     snapshot_key,
 )
 from hub.web import LOCAL_PEERS, REDIS, RULES, require_account
-from signaling.messages import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -65,19 +63,17 @@ THRESHOLDS: Final = web.AppKey("supervision_thresholds", Thresholds)
 
 
 def snapshot_message(snapshot: dict[str, Any]) -> str:
-    """The ``supervisor.snapshot`` frame; long lists are cut so that it stays one message."""
+    """The ``supervisor.snapshot`` frame; long lists are cut so that it stays one message a
+    console's parser takes (``sig.SNAPSHOT_LIMITS``, checked by parsing it back)."""
     for keep in (MAX_WAITING_LISTED, 60, 20, 0):
         snapshot = {**snapshot, "waiting": snapshot["waiting"][:keep]}
         if keep < 20:
             snapshot["branches"] = [{**b, "sessions": []} for b in snapshot["branches"]]
-        text = json.dumps(snapshot, ensure_ascii=False, separators=(",", ":"))
-        frame = sig.encode(sig.SupervisorSnapshot(snapshot=text))
-        if len(text) <= 60_000 and len(frame.encode()) <= MAX_MESSAGE_BYTES:
-            return frame
+        with contextlib.suppress(sig.ProtocolError):
+            return sig.encode(sig.SupervisorSnapshot(snapshot=snapshot), check=True)
     log.warning("supervisor snapshot too large even trimmed; sent without its specialists")
     snapshot = {**snapshot, "specialists": []}
-    text = json.dumps(snapshot, ensure_ascii=False, separators=(",", ":"))
-    return sig.encode(sig.SupervisorSnapshot(snapshot=text[:60_000]))
+    return sig.encode(sig.SupervisorSnapshot(snapshot=snapshot), check=True)
 
 
 async def _local_supervisors(app: web.Application) -> list[str]:

@@ -181,7 +181,7 @@ export class CasePanel {
       case "card.revealed": this.revealed = msg.my_number; break;
       case "form.state": {
         if (this.draft && msg.version < this.draft.version) return;
-        this.draft = { ...JSON.parse(msg.draft), version: msg.version };
+        this.draft = { ...msg.draft, version: msg.version };
         if (this.draft.procedures.length) this.chosen = this.draft.procedures;
         this.lifeEvent = this.draft.life_event ?? this.lifeEvent;
         if (Object.values(this.draft.values).some((v) => v.source === "card")) this.marks.prefilledAt ??= Date.now();
@@ -196,7 +196,7 @@ export class CasePanel {
 
   edit(name, value) {
     const base = this.value(name)?.ver ?? 0;
-    this.send({ type: "form.edit", session_id: this.session.id, field: name, value: JSON.stringify(value), base });
+    this.send({ type: "form.edit", session_id: this.session.id, field: name, value, base });
   }
 
   async submit() {

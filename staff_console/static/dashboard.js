@@ -151,7 +151,7 @@ export class SupervisorDashboard {
   onMessage(msg) {
     if (!this.active) return;
     if (msg.type === "hello") this.refresh();  // (re)connected: do not wait for a change
-    else if (msg.type === "supervisor.snapshot") this.update(JSON.parse(msg.snapshot));
+    else if (msg.type === "supervisor.snapshot") this.update(msg.snapshot);
     else if (msg.type === "error" && msg.ref_type?.startsWith("supervisor.")) {
       this.error = this.word("errors", msg.code) === msg.code ? msg.message : this.word("errors", msg.code);
       this.render();

@@ -17,6 +17,7 @@ import signaling as sig
 from hub.accounts.store import add_account
 from hub.app import create_app
 from hub.config import ConfigError, HubConfig
+from hub.sessions.router import ROUTING_FILE
 from hub.sessions.store import Store
 from madoguchi.local_deployment import RedisServer
 
@@ -71,8 +72,17 @@ async def _staff_ws(client: TestClient[Any, Any], user: str) -> aiohttp.ClientWe
 
 async def _terminal_ws(client: TestClient[Any, Any], token: str) -> aiohttp.ClientWebSocketResponse:
     ws = await client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"})
-    assert await _recv(ws) == sig.Hello(role="terminal", peer_id="kita-01")
+    assert await _recv(ws) == sig.Hello(role="terminal", peer_id="kita-01", purposes=PURPOSES)
     return ws
+
+
+def _catalog_purposes() -> tuple[sig.Purpose, ...]:
+    data = json.loads(ROUTING_FILE.read_text(encoding="utf-8"))
+    return tuple(sig.Purpose(key, p["ja"], p["en"]) for key, p in data["purposes"].items())
+
+
+PURPOSES = _catalog_purposes()
+"""What a terminal is told it may offer: the catalog's purposes, in its order, with their names."""
 
 
 async def _recv(ws: aiohttp.ClientWebSocketResponse) -> sig.Message:

@@ -4,8 +4,7 @@
 // machine, which sends it to the card and nowhere else.
 const TEXT = {
   ja: {
-    welcome: "ご用件をお選びください", moving: "引っ越し", birth: "出生", certificate: "証明書",
-    tax: "税の証明", insurance: "国保・年金", care: "介護", welfare: "福祉", other: "その他のご相談",
+    welcome: "ご用件をお選びください",
     check_title: "カメラ・マイク・スピーカーの確認", check_camera: "お顔が映っていますか",
     check_mic: "声を出すと、下の棒が伸びます", check_speaker: "音を鳴らす", check_ok: "はい、はじめる",
     speaker_played: "「ポーン」と聞こえましたか。聞こえないときは職員にお知らせください。",
@@ -56,9 +55,7 @@ const TEXT = {
     rate2: "不満", rate1: "とても不満", rating_skip: "答えない",
   },
   en: {
-    welcome: "What can we help you with?", moving: "Moving", birth: "Birth", certificate: "Certificates",
-    tax: "Tax certificates", insurance: "Insurance & pension", care: "Long-term care", welfare: "Welfare",
-    other: "Other matters",
+    welcome: "What can we help you with?",
     check_title: "Camera, microphone and speaker check", check_camera: "Can you see your face?",
     check_mic: "Say something: the bar below grows", check_speaker: "Play a sound", check_ok: "Yes, start",
     speaker_played: "Did you hear a chime? If not, please tell the staff.",
@@ -266,6 +263,28 @@ function renderReview(task) {
   }
 }
 
+// The welcome buttons: the purposes the hub gave the terminal (id, ja, en), in the catalog's
+// order; the pictogram by id from the page's template, a generic one for an id it does not have.
+let purposesShown = "";
+function renderPurposes(purposes) {
+  const box = $("purposes");
+  const key = JSON.stringify(purposes);
+  if (key !== purposesShown) {
+    purposesShown = key;
+    const pictograms = $("pictograms").content;
+    box.replaceChildren(...purposes.map((p) => {
+      const button = document.createElement("button");
+      Object.assign(button, { type: "button", className: "purpose" });
+      button.dataset.purpose = p.id;
+      const icon = [...pictograms.children].find((i) => i.dataset.pictogram === p.id)
+        ?? pictograms.querySelector("[data-pictogram=generic]");
+      button.append(icon.cloneNode(true), document.createElement("span"));
+      return button;
+    }));
+  }
+  purposes.forEach((p, i) => { box.children[i].lastChild.textContent = p[lang] || p.ja; });
+}
+
 function render() {
   document.documentElement.lang = lang;
   for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
@@ -286,6 +305,7 @@ function render() {
   staffVideo.show(screen === "call" ? "/video/staff.mjpg" : null);
   if (screen !== "document") setStream($("doc-preview"), null);
   if (!last) return;
+  renderPurposes(last.purposes ?? []);
   document.body.dataset.phase = last.phase;
   const level = Math.max(0, Math.min(100, Math.round(((last.mic_level_db ?? -90) + 60) * 100 / 60)));
   $("mic-bar").style.width = `${level}%`;
@@ -324,9 +344,10 @@ async function poll() {
 }
 
 // -- welcome and device check
-for (const b of document.querySelectorAll(".purpose")) {
-  b.addEventListener("click", () => { checking = b.dataset.purpose; render(); });
-}
+$("purposes").addEventListener("click", (event) => {
+  const b = event.target.closest(".purpose");
+  if (b) { checking = b.dataset.purpose; render(); }
+});
 $("check-back").addEventListener("click", () => { checking = null; render(); });
 $("check-ok").addEventListener("click", async () => {
   const purpose = checking;
@@ -376,8 +397,9 @@ let strokes = [];
 let drawing = null;
 function padPoint(event) {
   const r = pad.getBoundingClientRect();
-  return [Math.round((event.clientX - r.left) * pad.width / r.width),
-          Math.round((event.clientY - r.top) * pad.height / r.height), Math.round(event.timeStamp)];
+  const inside = (v, max) => Math.min(max, Math.max(0, Math.round(v)));  // the pen may leave the box
+  return [inside((event.clientX - r.left) * pad.width / r.width, pad.width),
+          inside((event.clientY - r.top) * pad.height / r.height, pad.height), Math.round(event.timeStamp)];
 }
 function redraw() {
   const g = pad.getContext("2d");

@@ -201,19 +201,17 @@ async def test_a_card_read_before_the_procedures_follows_the_life_event(
         await staff.send(sig.CardRequest(session_id=sid))
         await card_step(staff, "pin")
         await kiosk.post("/api/card/pin", json={"pin": PIN}, headers=KIOSK)
-        first = await staff.next_of(
-            sig.FormState, lambda m: "shared.address" in json.loads(m.draft)["values"]
-        )
-        assert json.loads(first.draft)["values"]["shared.address"]["value"] == DEMO_ADDRESS
+        first = await staff.next_of(sig.FormState, lambda m: "shared.address" in m.draft["values"])
+        assert first.draft["values"]["shared.address"]["value"] == DEMO_ADDRESS
         # 転入: the card still shows the address the resident moved from.
         await staff.send(
             sig.SessionProcedures(
                 session_id=sid, life_event="tennyu", procedures=("tennyu_todoke",)
             )
         )
-        moved = json.loads(
-            (await staff.next_of(sig.FormState, lambda m: json.loads(m.draft)["procedures"])).draft
-        )["values"]
+        moved = (await staff.next_of(sig.FormState, lambda m: m.draft["procedures"])).draft[
+            "values"
+        ]
         assert moved["shared.previous_address"]["value"] == DEMO_ADDRESS
         assert moved["shared.previous_address"]["source"] == "card"
         assert "shared.address" not in moved

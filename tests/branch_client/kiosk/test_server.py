@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aiohttp.test_utils import TestClient
 
 from branch_client.terminal import Terminal
+from hub.sessions.router import ROUTING_FILE
 from tests.branch_client.conftest import until
 
 HEADER = {"X-Madoguchi-Kiosk": "1"}
@@ -76,3 +79,36 @@ async def test_speaker_test_without_a_speaker_says_so(kiosk: TestClient) -> None
 async def test_unknown_video_is_not_found(kiosk: TestClient) -> None:
     res = await kiosk.get("/video/other.mjpg")
     assert res.status == 404
+
+
+async def test_the_kiosk_offers_the_purposes_the_hub_gave_in_catalog_order(
+    kiosk: TestClient,
+    terminal: Terminal,
+) -> None:
+    await until(lambda: terminal.purposes is not None, "the hub's hello")
+    catalog = json.loads(ROUTING_FILE.read_text(encoding="utf-8"))["purposes"]
+    status = await (await kiosk.get("/api/status")).json()
+    assert [p["id"] for p in status["purposes"]] == list(catalog)
+    assert status["purposes"][0] == {"id": "moving", "ja": catalog["moving"]["ja"], "en": "Moving"}
+    # Only those: a purpose the catalog does not have is refused here, before the hub.
+    res = await kiosk.post("/api/start", json={"purpose": "astrology"}, headers=HEADER)
+    assert res.status == 400 and (await res.json())["error"] == "unknown_purpose"
+    assert terminal.status.phase == "idle"
+
+
+async def test_a_signature_is_read_by_the_hubs_rule_on_the_kiosk(kiosk: TestClient) -> None:
+    box = {"width": 100, "height": 50}
+    for bad in (
+        {**box, "strokes": [[[101, 10, 0]]]},  # outside the box
+        {**box, "strokes": []},
+        {**box, "strokes": [[[1, "2"]]]},
+        {**box, "strokes": [[[1, 2]]], "colour": "blue"},
+        {"width": 0, "height": 50, "strokes": [[[0, 0]]]},
+        {},
+    ):
+        res = await kiosk.post("/api/sign", json=bad, headers=HEADER)
+        assert res.status == 400 and (await res.json())["error"] == "bad_signature", bad
+    res = await kiosk.post("/api/sign", data=b"{", headers=HEADER)
+    assert res.status == 400 and (await res.json())["error"] == "bad_signature"
+    res = await kiosk.post("/api/sign", json={**box, "strokes": [[[1, 2, 0]]]}, headers=HEADER)
+    assert res.status == 409 and (await res.json())["error"] == "no_signature_asked"

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from hypothesis import given, settings
 
+import signaling as sig
 from hub.errors import Refused
 from hub.sessions.lifecycle import EndReason, State
 from hub.sessions.router import (
+    ROUTING_FILE,
     Model,
     Specialist,
     Ticket,
     eligible,
     load_rules,
     pick_ticket,
+    rules_from,
 )
 from tests.hub.sessions.routing_ops import (
     NAMES,
@@ -26,6 +32,27 @@ from tests.hub.sessions.routing_ops import (
 
 RULES = load_rules()
 ONE = Specialist("suzuki", frozenset({"juumin"}))
+
+
+def test_terminals_are_told_the_catalogs_purposes_in_its_order() -> None:
+    data = json.loads(ROUTING_FILE.read_text(encoding="utf-8"))
+    assert [p.id for p in RULES.terminal_purposes] == list(data["purposes"]) == list(RULES.purposes)
+    moving = RULES.terminal_purposes[0]
+    assert moving == sig.Purpose("moving", data["purposes"]["moving"]["ja"], "Moving")
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"skill": "juumin", "ja": "x" * 65, "en": "Moving"},
+        {"skill": "juumin", "ja": "", "en": "Moving"},
+        {"skill": "juumin", "en": "Moving"},
+    ],
+)
+def test_a_purpose_a_terminal_cannot_take_fails_when_the_hub_starts(entry: object) -> None:
+    data = json.loads(ROUTING_FILE.read_text(encoding="utf-8"))
+    with pytest.raises(ValueError, match="purpose"):
+        rules_from({**data, "purposes": {**data["purposes"], "moving": entry}})
 
 
 def _model(*specialists: Specialist) -> Model:

@@ -161,7 +161,7 @@ def test_a_snapshot_too_large_for_one_message_is_trimmed_not_dropped() -> None:
     frame = snapshot_message(snapshot)
     message = sig.parse_message(frame)
     assert isinstance(message, sig.SupervisorSnapshot)
-    assert 0 < len(json.loads(message.snapshot)["waiting"]) < 2000
+    assert 0 < len(message.snapshot["waiting"]) < 2000
     assert snapshot_key(snapshot) == snapshot_key({**snapshot, "generated_at": 2.0})
 
 
@@ -430,7 +430,7 @@ async def _snapshot_where(
     deadline = time.monotonic() + within
     while True:
         message = await _next(ws, sig.SupervisorSnapshot, max(0.01, deadline - time.monotonic()))
-        snap: dict[str, Any] = json.loads(message.snapshot)
+        snap: dict[str, Any] = dict(message.snapshot)
         if check(snap):
             return snap
 
