@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -50,13 +50,12 @@ from hub.web import (
     REDIS,
     RULES,
     SOCKETS,
+    Handler,
     errors_and_headers,
 )
 from staff_console import STATIC_DIR
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 # -- the hub's own pages ---------------------------------------------------------------------

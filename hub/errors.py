@@ -101,17 +101,6 @@ class NotAllowed(HubError):
 
     status_default = 403
 
-    def __init__(
-        self,
-        code: str = "not_allowed",
-        message: str = "not allowed",
-        *,
-        status: int | None = None,
-        extra: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(code, message, status=status, extra=extra, headers=headers)
-
 
 class NotFound(HubError):
     """No such thing — or one the caller may not know exists."""
