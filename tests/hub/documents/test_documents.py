@@ -607,7 +607,7 @@ async def test_retention_deletes_files_and_records(
             stale = hub.documents_dir / sid / ".upload-crashed.part"
             stale.write_bytes(b"half")
             os.utime(stale, (time.time() - 7200, time.time() - 7200))
-            assert hub.documents.store.remove_stale_uploads(time.time()) == 1
+            assert hub.documents.remove_stale_uploads(time.time()) == 1
 
             deadline = time.monotonic() + 10
             while hub.files():
@@ -622,7 +622,7 @@ async def test_retention_deletes_files_and_records(
 
 async def test_only_one_hub_deletes_at_a_time(hub: Hub) -> None:
     """The retention lock: while one hub holds it, another deletes nothing."""
-    documents = hub.documents.store
+    documents = hub.documents
     async with in_call(hub) as call:
         sid = call.session_id
         await put(hub, f"{sid}/g1/1/corrected", jpeg())
