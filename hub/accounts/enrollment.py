@@ -13,7 +13,7 @@ that reads it (GETDEL), so of two concurrent attempts exactly one gets the token
 counted per client address (10 a minute by default); beyond that every attempt, right or wrong,
 is refused, which keeps guessing hopeless.
 
-Keys:
+Keys (named by :mod:`hub.redis_keys`):
 
 ===================================  ===========================================================
 ``mdg:enroll_code:{sha256}``         JSON ``{"terminal_id","branch_id","name"}`` (expires)
@@ -37,7 +37,7 @@ from typing import Final
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from hub import keys
+from hub import keys, redis_keys
 from hub.sessions.store import Store
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class EnrollmentError(Exception):
 
 
 def _code_key(normalized: str) -> str:
-    return f"mdg:enroll_code:{hashlib.sha256(normalized.encode()).hexdigest()}"
+    return redis_keys.enroll_code(hashlib.sha256(normalized.encode()).hexdigest())
 
 
 def normalize_code(typed: str) -> str | None:
@@ -134,7 +134,7 @@ async def count_attempt(
 ) -> None:
     """Count one redemption attempt from ``client``; EnrollmentError ``too_many_attempts`` when
     it is over the limit for the current window."""
-    key = f"mdg:enroll_attempts:{client[:64]}"
+    key = redis_keys.enroll_attempts(client[:64])
     async with redis.pipeline(transaction=True) as pipe:
         pipe.incr(key)
         pipe.expire(key, window_s, nx=True)

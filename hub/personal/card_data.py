@@ -5,7 +5,7 @@ session and, when they ask for the My Number, that a procedure chosen for the se
 it audits the request and passes it to the terminal. The terminal reports progress
 (``card.status``, no personal data) and finally the items (``card.result``). The hub audits the
 read, seals the items under the data key (:mod:`hub.personal.vault`) into
-``mdg:personal:{session}`` —
+``mdg:personal:{session}`` (:func:`hub.redis_keys.personal`) —
 never in clear in Redis, never in a log — and sends the session's staff ``card.data`` with the My
 Number left out. ``card.reveal`` opens it for the staff member who asks, audited.
 
@@ -21,20 +21,17 @@ from typing import Any
 import redis.asyncio as aioredis
 
 import signaling as sig
+from hub import redis_keys
 from hub.catalog.procedures import Catalog
 from hub.forms.drafts import Drafts
 from hub.personal import audit
 from hub.personal.vault import Vault, VaultError
 from hub.sessions.service import Refused, Sessions
-from hub.sessions.store import Store, session_key
+from hub.sessions.store import Store
 
 log = logging.getLogger(__name__)
 
 CARD_ITEMS = ("name", "address", "birth_date", "sex")
-
-
-def personal_key(session_id: str) -> str:
-    return f"mdg:personal:{session_id}"
 
 
 class PersonalData:
@@ -70,7 +67,7 @@ class PersonalData:
         if unknown:
             raise Refused("unknown_procedure", f"no procedure {unknown[0]!r}")
         await self.redis.hset(
-            session_key(view.id),
+            redis_keys.session(view.id),
             mapping={"life_event": event.id, "procedures": ",".join(message.procedures)},
         )
         log.info("session %s: procedures %s by %s", view.id, ",".join(message.procedures), user)
@@ -79,7 +76,7 @@ class PersonalData:
         await self.drafts.set_procedures(view, message)
 
     async def needs_my_number(self, session_id: str) -> bool:
-        raw = await self.redis.hget(session_key(session_id), "procedures") or ""
+        raw = await self.redis.hget(redis_keys.session(session_id), "procedures") or ""
         return any(
             (p := self.catalog.procedures.get(pid)) is not None and p.needs_my_number
             for pid in raw.split(",")
@@ -107,7 +104,7 @@ class PersonalData:
             now=now,
         )
         await self.redis.hset(
-            session_key(view.id),
+            redis_keys.session(view.id),
             mapping={"card_requested_by": user, "card_with_number": int(message.with_number)},
         )
         await self.sessions.to_terminal(view.terminal_id, message)
@@ -126,7 +123,7 @@ class PersonalData:
     async def result(self, terminal_id: str, message: sig.CardResult, now: float) -> None:
         view = await self.sessions.live_for_terminal(terminal_id, message.session_id)
         requested = await self.redis.hmget(
-            session_key(view.id), ["card_requested_by", "card_with_number"]
+            redis_keys.session(view.id), ["card_requested_by", "card_with_number"]
         )
         requested_by, with_number = requested[0], requested[1] == "1"
         if not requested_by:
@@ -154,11 +151,11 @@ class PersonalData:
             json.dumps({**items, "my_number": message.my_number, "flagged": message.flagged}),
             f"card:{view.id}",
         )
-        key = personal_key(view.id)
+        key = redis_keys.personal(view.id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping={"card": sealed, "card_read_at": f"{now:.3f}"})
             pipe.expire(key, self.retention_s)
-            pipe.hdel(session_key(view.id), "card_requested_by")
+            pipe.hdel(redis_keys.session(view.id), "card_requested_by")
             await pipe.execute()
         data = sig.CardData(
             session_id=view.id,
@@ -217,7 +214,7 @@ class PersonalData:
     # -- helpers -----------------------------------------------------------------------------
 
     async def _open_card(self, session_id: str) -> dict[str, Any] | None:
-        sealed = await self.redis.hget(personal_key(session_id), "card")
+        sealed = await self.redis.hget(redis_keys.personal(session_id), "card")
         if sealed is None:
             return None
         try:

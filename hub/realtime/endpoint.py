@@ -17,9 +17,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from redis.exceptions import RedisError
 
 import signaling as sig
-from hub import keys
+from hub import keys, redis_keys
 from hub.accounts.store import account_for_login, get_account
-from hub.realtime.relay import peer_channel
 from hub.sessions.lifecycle import EndReason, State
 from hub.sessions.router import Specialist
 from hub.sessions.service import Refused, Sessions
@@ -59,7 +58,7 @@ class Peer:
 
     @property
     def channel(self) -> str:
-        return peer_channel(self.role, self.peer_id)
+        return redis_keys.peer_channel(self.role, self.peer_id)
 
     @property
     def presence(self) -> str:
@@ -128,7 +127,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         # Everything after the upgrade stays inside this try: the socket is a WebSocket now,
         # so failures close it with a code (and clean up below) instead of answering HTTP.
         await relay.attach(peer.channel, deliver)
-        await app[keys.REDIS].zadd("mdg:presence", {peer.presence: time.time()})
+        await app[keys.REDIS].zadd(redis_keys.presence(), {peer.presence: time.time()})
         log.info("%s %s connected", peer.role, peer.peer_id)
         await ws.send_str(sig.encode(sig.Hello(role=peer.role, peer_id=peer.peer_id)))
         if peer.staff_role == "specialist":

@@ -22,7 +22,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 import signaling as sig
-from hub import keys
+from hub import keys, redis_keys
 from hub.sessions.lifecycle import State
 from hub.sessions.store import NoSuchSession
 
@@ -39,7 +39,7 @@ async def refresh_presence(app: web.Application) -> None:
     peers = list(local)
     if peers:
         now = time.time()
-        await app[keys.REDIS].zadd("mdg:presence", dict.fromkeys(peers, now))
+        await app[keys.REDIS].zadd(redis_keys.presence(), dict.fromkeys(peers, now))
 
 
 async def sweep(app: web.Application) -> None:
@@ -68,7 +68,7 @@ async def safety_net(app: web.Application) -> None:
     skills = sorted(app[keys.RULES].ticket_prefix)  # the queues there are; no keyspace scan
     async with redis.pipeline(transaction=False) as pipe:
         for skill in skills:
-            pipe.zrange(f"mdg:avail:{skill}", 0, -1)
+            pipe.zrange(redis_keys.available(skill), 0, -1)
         available = {user for members in await pipe.execute() for user in members}
     now = time.time()
     for user in sorted(available):
@@ -84,11 +84,11 @@ async def push_positions(app: web.Application, last: dict[str, tuple[int, int]])
     if not terminals:
         last.clear()
         return
-    session_ids = await redis.mget([f"mdg:terminal_session:{t}" for t in terminals])
+    session_ids = await redis.mget([redis_keys.terminal_session(t) for t in terminals])
     candidates = [(t, sid) for t, sid in zip(terminals, session_ids, strict=True) if sid]
     async with redis.pipeline(transaction=False) as pipe:
         for _, sid in candidates:
-            pipe.hget(f"mdg:session:{sid}", "state")
+            pipe.hget(redis_keys.session(sid), "state")
         states = await pipe.execute() if candidates else []
     waiting = {
         t: sid

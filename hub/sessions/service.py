@@ -14,11 +14,12 @@ import secrets
 from collections.abc import Iterable
 
 import signaling as sig
-from hub.realtime.relay import Relay, peer_channel
+from hub import redis_keys
+from hub.realtime.relay import Relay
 from hub.sessions.dispatch import Dispatch, Outcome
 from hub.sessions.lifecycle import EndReason, State
 from hub.sessions.router import Rules, Specialist
-from hub.sessions.store import NoSuchSession, SessionView, Store, session_key
+from hub.sessions.store import NoSuchSession, SessionView, Store
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +47,16 @@ class Sessions:
 
     async def _retain(self, session_id: str) -> None:
         """An ended session's record is kept for the retention period, then Redis drops it."""
-        await self.store.redis.expire(f"mdg:session:{session_id}", self.retention_s)
+        await self.store.redis.expire(redis_keys.session(session_id), self.retention_s)
 
     # -- sending ---------------------------------------------------------------------------------
 
     async def to_staff(self, user: str, message: sig.Message) -> None:
-        await self.relay.publish(peer_channel("staff", user), sig.encode(message))
+        await self.relay.publish(redis_keys.peer_channel("staff", user), sig.encode(message))
 
     async def to_terminal(self, terminal_id: str, message: sig.Message) -> None:
-        await self.relay.publish(peer_channel("terminal", terminal_id), sig.encode(message))
+        channel = redis_keys.peer_channel("terminal", terminal_id)
+        await self.relay.publish(channel, sig.encode(message))
 
     async def status(self, user: str) -> None:
         state, session_id, version = await self.store.specialist_state(user)
@@ -205,7 +207,7 @@ class Sessions:
     async def device_status(self, terminal_id: str, report: sig.DeviceStatus, now: float) -> None:
         """Keep the terminal's device health, and tell the staff in its session."""
         await self.store.redis.hset(
-            f"mdg:terminal:{terminal_id}",
+            redis_keys.terminal(terminal_id),
             mapping={
                 "camera": report.camera,
                 "microphone": report.microphone,
@@ -422,7 +424,7 @@ class Sessions:
             raise NoSuchSession(session_id)
         if view.state is not State.ENDED:
             raise Refused("not_ended", "a session is rated once it has ended")
-        if not await self.store.redis.hsetnx(session_key(session_id), "rating", score):
+        if not await self.store.redis.hsetnx(redis_keys.session(session_id), "rating", score):
             raise Refused("already_rated", "this session has been rated")
         log.info("session %s: rated %d", session_id, score)
 

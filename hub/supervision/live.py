@@ -27,11 +27,10 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 import signaling as sig
-from hub import keys
+from hub import keys, redis_keys
 from hub.accounts.store import account_for_login, get_account
 from hub.catalog import load_skills
 from hub.config import ConfigError
-from hub.realtime.relay import peer_channel
 from hub.sessions.service import Refused
 from hub.supervision.figures import (
     MAX_WAITING_LISTED,
@@ -85,7 +84,7 @@ async def _local_supervisors(app: web.Application) -> list[str]:
     redis = app[keys.REDIS]
     async with redis.pipeline(transaction=False) as pipe:
         for user in staff:
-            pipe.hget(f"mdg:account:{user}", "role")
+            pipe.hget(redis_keys.account(user), "role")
         roles = await pipe.execute()
     return [user for user, role in zip(staff, roles, strict=True) if role in WATCHERS]
 
@@ -108,7 +107,7 @@ async def push_snapshots(app: web.Application, last: dict[str, str]) -> None:
             continue
         frame = frame or snapshot_message(snapshot)
         last[user] = key
-        await relay.publish(peer_channel("staff", user), frame)
+        await relay.publish(redis_keys.peer_channel("staff", user), frame)
 
 
 async def _push_loop(app: web.Application, stop: asyncio.Event) -> None:
