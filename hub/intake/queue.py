@@ -185,13 +185,18 @@ def _decode_record(payload: str) -> dict[str, Any]:
     return record if isinstance(record, dict) else {"unreadable": True}
 
 
+def rendered_tables() -> dict[str, str]:
+    """What the intake scripts' prelude gets rendered in: ``K``, the key names after the prefix
+    (:data:`hub.redis_keys.INTAKE_LUA`), and ``T``, :data:`TRANSITIONS`."""
+    transitions = {f"{s.value}|{e}": t.value for (s, e), t in TRANSITIONS.items()}
+    return {"keys": lua.table(redis_keys.INTAKE_LUA), "transitions": lua.table(transitions)}
+
+
 @functools.cache
 def scripts() -> dict[str, lua.Script]:
-    """The intake's scripts (``hub/lua/intake``), rendered with the key names after the prefix
-    and :data:`TRANSITIONS`; read once per process. Each gets the prefix and "now" first."""
-    transitions = lua.table({f"{s.value}|{e}": t.value for (s, e), t in TRANSITIONS.items()})
-    keys = lua.table(redis_keys.INTAKE_LUA)
-    return lua.load("intake", {"keys": keys, "transitions": transitions})
+    """The intake's scripts (``hub/lua/intake``), rendered; read once per process. Each gets
+    the prefix and "now" first."""
+    return lua.load("intake", rendered_tables())
 
 
 class Intake:

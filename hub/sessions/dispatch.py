@@ -50,12 +50,17 @@ def day_of(now: float) -> str:
     return datetime.fromtimestamp(now, JST).strftime("%Y%m%d")
 
 
+def rendered_tables() -> dict[str, str]:
+    """What the routing scripts' prelude gets rendered in: ``K``, the key names
+    (:data:`hub.redis_keys.ROUTING_LUA`), and ``T``, the transition table of
+    :mod:`hub.sessions.lifecycle`."""
+    return {"keys": lua.table(redis_keys.ROUTING_LUA), "transitions": lua_table()}
+
+
 @functools.cache
 def scripts() -> dict[str, lua.Script]:
-    """The routing scripts (``hub/lua/dispatch``), rendered with the key names and the
-    transition table; read once per process."""
-    tables = {"keys": lua.table(redis_keys.ROUTING_LUA), "transitions": lua_table()}
-    return lua.load("dispatch", tables)
+    """The routing scripts (``hub/lua/dispatch``), rendered; read once per process."""
+    return lua.load("dispatch", rendered_tables())
 
 
 @dataclass(frozen=True)
