@@ -93,6 +93,7 @@ import redis.asyncio as aioredis
 
 import signaling as sig
 from bench.common import sigterm_interrupts
+from hub import redis_keys
 from hub.accounts.store import add_account
 from hub.realtime.relay import Relay
 from hub.sessions.dispatch import Dispatch
@@ -104,7 +105,7 @@ from madoguchi.local_deployment import DeploymentError, HubProcess, RedisServer
 
 SKILL = "juumin"
 PURPOSE = "moving"  # a purpose served by SKILL in hub/catalog/routing.json
-QUEUE = f"mdg:q:{SKILL}"
+QUEUE = redis_keys.queue(SKILL)
 ANSWER_TIMEOUT_S = 30.0
 """How long a client waits for any one reply before it gives up (a stall)."""
 AIM_P99_MS = 20.0
@@ -664,7 +665,7 @@ async def _redis_stats(redis: aioredis.Redis, dispatch: Dispatch) -> dict[str, A
         }
     # Every command went to the slow log (threshold 0): each script's own time in Redis, over
     # the newest SLOWLOG_ENTRIES commands.
-    scripts = {script.sha: name for name, script in dispatch._scripts.items()}
+    scripts = {script.sha: name for name, script in dispatch.scripts.items()}
     durations: dict[str, list[int]] = collections.defaultdict(list)
     slow: collections.Counter[str] = collections.Counter()
     entries = await redis.slowlog_get(SLOWLOG_ENTRIES)

@@ -50,6 +50,7 @@ import numpy as np
 import redis.asyncio as aioredis
 
 from bench.common import sigterm_interrupts
+from hub import redis_keys
 from hub.accounts.store import add_account
 from hub.intake.queue import Intake
 from hub.sessions.dispatch import Dispatch
@@ -344,12 +345,13 @@ async def _measure(
     _say(verbose, f"http: {http['submissions_per_s']}/s, p50 {http['p50_ms']} ms")
     client = aioredis.from_url(redis_url, decode_responses=True)
     try:
-        last = await client.xrevrange("mdg:intake:stream", count=1)
+        stream = redis_keys.IntakeKeys().stream()
+        last = await client.xrevrange(stream, count=1)
         payload = last[0][1]["payload"] if last else json.dumps(BUNDLES[config.bundle])
         direct, direct_sent = await _direct_phase(config, redis_url, payload, verbose)
         _say(verbose, f"direct: {direct['submissions_per_s']}/s, p50 {direct['p50_ms']} ms")
-        stream_length = int(await client.xlen("mdg:intake:stream"))
-        ids = [f["application_id"] for _, f in await client.xrange("mdg:intake:stream")]
+        stream_length = int(await client.xlen(stream))
+        ids = [f["application_id"] for _, f in await client.xrange(stream)]
         config_fsync = await client.config_get("appendfsync")
         info = await client.info("server")
     finally:

@@ -47,7 +47,7 @@ import redis.asyncio as aioredis
 
 import signaling as sig
 from bench.common import sigterm_interrupts
-from hub.realtime.relay import peer_channel
+from hub.redis_keys import peer_channel
 from hub.sessions.store import Store
 from madoguchi.local_deployment import DeploymentError, HubProcess, RedisServer
 

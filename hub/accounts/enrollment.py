@@ -13,7 +13,7 @@ that reads it (GETDEL), so of two concurrent attempts exactly one gets the token
 counted per client address (10 a minute by default); beyond that every attempt, right or wrong,
 is refused, which keeps guessing hopeless.
 
-Keys:
+Keys (named by :mod:`hub.redis_keys`):
 
 ===================================  ===========================================================
 ``mdg:enroll_code:{sha256}``         JSON ``{"terminal_id","branch_id","name"}`` (expires)
@@ -37,6 +37,7 @@ from typing import Final
 
 import redis.asyncio as aioredis
 
+from hub import redis_keys
 from hub.errors import HubError
 from hub.sessions.store import Store
 
@@ -77,7 +78,7 @@ _STATUS: Final = {"bad_request": 400, "bad_code": 403, "too_many_attempts": 429}
 
 
 def _code_key(normalized: str) -> str:
-    return f"mdg:enroll_code:{hashlib.sha256(normalized.encode()).hexdigest()}"
+    return redis_keys.enroll_code(hashlib.sha256(normalized.encode()).hexdigest())
 
 
 def normalize_code(typed: str) -> str | None:
@@ -142,7 +143,7 @@ async def count_attempt(
 ) -> None:
     """Count one redemption attempt from ``client``; EnrollmentError ``too_many_attempts`` when
     it is over the limit for the current window."""
-    key = f"mdg:enroll_attempts:{client[:64]}"
+    key = redis_keys.enroll_attempts(client[:64])
     async with redis.pipeline(transaction=True) as pipe:
         pipe.incr(key)
         pipe.expire(key, window_s, nx=True)

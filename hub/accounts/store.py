@@ -4,7 +4,8 @@ Passwords are hashed with Argon2id (memory-hard). A login is a random token in a
 SameSite=Strict cookie; Redis maps it to the username and forgets it after the login TTL.
 Hashing runs in a worker thread: it is deliberately slow and must not stall the event loop.
 
-Keys (the routing code reads the account fields; keep their names and encodings):
+Keys (named by :mod:`hub.redis_keys`; the routing code reads the account fields: keep their
+names and encodings):
 
 ==============================  ===============================================================
 ``mdg:account:{username}``      hash: ``password_hash``, ``role``, ``display_name``,
@@ -35,6 +36,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from redis.exceptions import WatchError
 
+from hub import redis_keys
 from hub.catalog import load_skills
 
 log = logging.getLogger(__name__)
@@ -89,18 +91,6 @@ class AccountError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-def _key(username: str) -> str:
-    return f"mdg:account:{username}"
-
-
-def _login_key(token: str) -> str:
-    return f"mdg:login:{token}"
-
-
-def _logins_key(username: str) -> str:
-    return f"mdg:logins_of:{username}"
 
 
 # -- validation and encoding (pure) ------------------------------------------------------------
@@ -245,7 +235,7 @@ async def add_account(
         hearing_support=hearing_support,
     )
     _check_password(password)
-    key, logins = _key(username), _logins_key(username)
+    key, logins = redis_keys.account(username), redis_keys.logins_of(username)
     if not replace and await redis.exists(key):
         raise _exists(username)
     digest = await asyncio.to_thread(_hasher.hash, password)
@@ -259,7 +249,7 @@ async def add_account(
                 pipe.multi()
                 pipe.hset(key, mapping={"password_hash": digest, **_encode(account)})
                 for token in tokens:
-                    pipe.delete(_login_key(token))
+                    pipe.delete(redis_keys.login(token))
                 pipe.delete(logins)
                 await pipe.execute()
                 break
@@ -276,21 +266,20 @@ def _exists(username: str) -> AccountError:
 async def get_account(redis: aioredis.Redis, username: str) -> Account | None:
     if not username or len(username) > 64:
         return None
-    return _decode(username, await redis.hgetall(_key(username)))
+    return _decode(username, await redis.hgetall(redis_keys.account(username)))
 
 
 async def list_accounts(redis: aioredis.Redis) -> list[Account]:
     """Every account, by username. Uses SCAN, so it does not block Redis on a big keyspace."""
-    prefix = _key("")
     usernames: set[str] = set()
-    async for key in redis.scan_iter(match=prefix + "*", count=500, _type="HASH"):
-        username = key.removeprefix(prefix)
+    async for key in redis.scan_iter(match=redis_keys.accounts_pattern(), count=500, _type="HASH"):
+        username = redis_keys.username_of(key)
         if username and ":" not in username:
             usernames.add(username)
     ordered = sorted(usernames)
     async with redis.pipeline(transaction=False) as pipe:
         for username in ordered:
-            pipe.hgetall(_key(username))
+            pipe.hgetall(redis_keys.account(username))
         raws = await pipe.execute()
     return [a for u, raw in zip(ordered, raws, strict=True) if (a := _decode(u, raw)) is not None]
 
@@ -300,7 +289,7 @@ async def set_disabled(redis: aioredis.Redis, username: str, disabled: bool) -> 
 
     Raises AccountError ``no_such_account``.
     """
-    key, logins = _key(username), _logins_key(username)
+    key, logins = redis_keys.account(username), redis_keys.logins_of(username)
     async with redis.pipeline(transaction=True) as pipe:
         while True:
             try:
@@ -311,7 +300,7 @@ async def set_disabled(redis: aioredis.Redis, username: str, disabled: bool) -> 
                 pipe.multi()
                 pipe.hset(key, "disabled", "1" if disabled else "0")
                 for token in tokens:
-                    pipe.delete(_login_key(token))
+                    pipe.delete(redis_keys.login(token))
                 if disabled:
                     pipe.delete(logins)
                 results = await pipe.execute()
@@ -325,7 +314,7 @@ async def set_disabled(redis: aioredis.Redis, username: str, disabled: bool) -> 
 
 async def verify_password(redis: aioredis.Redis, username: str, password: str) -> Account | None:
     """The account when the password is right and the account enabled, else None."""
-    raw = await redis.hgetall(_key(username)) if len(username) <= 64 else {}
+    raw = await redis.hgetall(redis_keys.account(username)) if len(username) <= 64 else {}
     digest = raw.get("password_hash", _DUMMY_HASH)
     try:
         await asyncio.to_thread(_hasher.verify, digest, password)
@@ -342,9 +331,9 @@ async def verify_password(redis: aioredis.Redis, username: str, password: str) -
 
 async def open_login(redis: aioredis.Redis, username: str, ttl_s: int) -> str:
     token = secrets.token_urlsafe(32)
-    logins = _logins_key(username)
+    logins = redis_keys.logins_of(username)
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.set(_login_key(token), username, ex=ttl_s)
+        pipe.set(redis_keys.login(token), username, ex=ttl_s)
         pipe.sadd(logins, token)
         pipe.smembers(logins)
         *_, members = await pipe.execute()
@@ -352,7 +341,7 @@ async def open_login(redis: aioredis.Redis, username: str, ttl_s: int) -> str:
     if others:  # forget logins that expired since, so the set stays as small as the live ones
         async with redis.pipeline(transaction=False) as pipe:
             for other in others:
-                pipe.exists(_login_key(other))
+                pipe.exists(redis_keys.login(other))
             alive = await pipe.execute()
         expired = [t for t, n in zip(others, alive, strict=True) if not n]
         if expired:
@@ -364,7 +353,7 @@ async def account_for_login(redis: aioredis.Redis, token: str, ttl_s: int) -> Ac
     """The account behind a login cookie, refreshing its expiry; None when gone or disabled."""
     if not token or len(token) > 128:
         return None
-    username = await redis.getex(_login_key(token), ex=ttl_s)
+    username = await redis.getex(redis_keys.login(token), ex=ttl_s)
     if username is None:
         return None
     account = await get_account(redis, username)
@@ -376,6 +365,6 @@ async def account_for_login(redis: aioredis.Redis, token: str, ttl_s: int) -> Ac
 async def close_login(redis: aioredis.Redis, token: str) -> None:
     if not token or len(token) > 128:
         return
-    username = await redis.getdel(_login_key(token))
+    username = await redis.getdel(redis_keys.login(token))
     if username is not None:
-        await redis.srem(_logins_key(username), token)
+        await redis.srem(redis_keys.logins_of(username), token)

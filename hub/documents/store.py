@@ -24,7 +24,7 @@ Storage. Files in ``{data_dir}/documents/{session_id}/{sha256}.{jpg|png|webp}``,
 a temporary file in the same directory, fsynced and renamed (with the directory fsynced after),
 so a file of that name is always complete; a failed upload leaves nothing. Every hub of a
 deployment must see the same ``data_dir/documents`` (the same machine, or a shared file system):
-any hub may be asked for any page. Redis keys:
+any hub may be asked for any page. Redis keys (named by :mod:`hub.redis_keys`):
 
 ===================================  ==========================================================
 ``mdg:doc:{document_id}``            hash: session_id, terminal_id, group, page, width, height
@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -65,6 +66,7 @@ from PIL import ImageFile, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
 from redis.exceptions import RedisError
 
 import signaling as sig
+from hub import lua, redis_keys
 from hub.accounts.store import Account
 from hub.errors import HubError, Refused
 from hub.personal import audit
@@ -88,8 +90,6 @@ RETENTION_BATCH: Final = 200
 RETENTION_BATCHES: Final = 10
 """At most this many batches a minute; the rest waits for the next minute."""
 SESSION_LOCK_MS: Final = 15_000
-EXPIRY_KEY: Final = "mdg:doc_expiry"
-RETENTION_LOCK: Final = "mdg:lock:doc_retention"
 
 IDENT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 _DOCUMENT_ID: Final = re.compile(r"d-[0-9a-f]{24}")
@@ -100,10 +100,12 @@ _PARSERS: Final[Mapping[str, type[ImageFile.ImageFile]]] = {
     "image/png": PngImagePlugin.PngImageFile,
     "image/webp": WebPImagePlugin.WebPImageFile,
 }
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
+
+
+@functools.cache
+def scripts() -> dict[str, lua.Script]:
+    """``hub/lua/documents``: ``release`` (a lock, only by its holder); read once per process."""
+    return lua.load("documents")
 
 
 class DocumentError(HubError):
@@ -117,14 +119,6 @@ def document_id(session_id: str, group: str, page: int) -> str:
     """The id both variants of a page share (see the module's docstring)."""
     digest = hashlib.sha256(f"{session_id}\x00{group}\x00{page}".encode()).hexdigest()
     return f"d-{digest[:24]}"
-
-
-def doc_key(doc_id: str) -> str:
-    return f"mdg:doc:{doc_id}"
-
-
-def session_docs_key(session_id: str) -> str:
-    return f"mdg:session_docs:{session_id}"
 
 
 def sniff(head: bytes) -> str | None:
@@ -389,7 +383,7 @@ class Documents:
         self.sessions = sessions
         self.root = data_dir / "documents"
         self.retention_s = retention_s
-        self._release = redis.register_script(_RELEASE)
+        self._release = scripts()["release"]
 
     def session_dir(self, session_id: str) -> Path:
         return self.root / session_id
@@ -403,7 +397,7 @@ class Documents:
 
     async def mark(self, user: str, message: sig.DocumentMark) -> None:
         view = await self.sessions.live_for_staff(user, message.session_id)
-        owner = await self.redis.hget(doc_key(message.document_id), "session_id")
+        owner = await self.redis.hget(redis_keys.document(message.document_id), "session_id")
         if owner != view.id:
             raise Refused("no_such_document", "no such document in this session")
         if not message.clear and (
@@ -439,7 +433,7 @@ class Documents:
         directory = self.session_dir(view.id)
         async with self._session_lock(view.id):
             now = time.time()
-            before = decode_document(doc_id, await self.redis.hgetall(doc_key(doc_id)))
+            before = decode_document(doc_id, await self.redis.hgetall(redis_keys.document(doc_id)))
             previous = before.variant(variant) if before else None
             if previous is not None and previous.sha256 == received.sha256:
                 outcome = "repeat" if (directory / previous.file).exists() else "replaced"
@@ -461,7 +455,8 @@ class Documents:
                 await self._record(view, target, received, name, size, now)
                 if previous is not None and previous.file != name:
                     await self._drop_unreferenced(view.id, previous.file)
-            document = decode_document(doc_id, await self.redis.hgetall(doc_key(doc_id)))
+            raw = await self.redis.hgetall(redis_keys.document(doc_id))
+            document = decode_document(doc_id, raw)
         if document is None:  # deleted meanwhile by the retention (only with tiny retentions)
             raise DocumentError("illegal_state", "the document was just deleted", status=409)
         log.info(
@@ -502,10 +497,10 @@ class Documents:
         if v == "corrected":
             fields.update(width=size[0], height=size[1])
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(doc_key(doc_id), mapping=fields)
-            pipe.hsetnx(doc_key(doc_id), "uploaded_at", f"{now:.3f}")
-            pipe.zadd(session_docs_key(view.id), {doc_id: now}, nx=True)
-            pipe.zadd(EXPIRY_KEY, {f"{view.id}/{doc_id}": now + self.retention_s})
+            pipe.hset(redis_keys.document(doc_id), mapping=fields)
+            pipe.hsetnx(redis_keys.document(doc_id), "uploaded_at", f"{now:.3f}")
+            pipe.zadd(redis_keys.session_documents(view.id), {doc_id: now}, nx=True)
+            pipe.zadd(redis_keys.document_expiry(), {f"{view.id}/{doc_id}": now + self.retention_s})
             await pipe.execute()
 
     async def _announce(
@@ -521,7 +516,7 @@ class Documents:
             for member in view.staff:
                 await self.sessions.to_staff(member, added)
             await self.sessions.to_terminal(view.terminal_id, added)
-            await self.redis.hset(doc_key(document.id), "announced", corrected.sha256)
+            await self.redis.hset(redis_keys.document(document.id), "announced", corrected.sha256)
         elif variant == "original" and outcome != "repeat":
             for member in view.staff:
                 await self.sessions.to_staff(member, added)
@@ -529,11 +524,11 @@ class Documents:
     async def _drop_unreferenced(self, session_id: str, name: str) -> None:
         """Delete a session's file unless a page of the session still uses it (two pages may
         have the same content). Called under the session's lock."""
-        ids = await self.redis.zrange(session_docs_key(session_id), 0, -1)
+        ids = await self.redis.zrange(redis_keys.session_documents(session_id), 0, -1)
         if ids:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for doc_id in ids:
-                    pipe.hmget(doc_key(doc_id), ["corrected_file", "original_file"])
+                    pipe.hmget(redis_keys.document(doc_id), ["corrected_file", "original_file"])
                 used = {f for pair in await pipe.execute() for f in pair if f}
             if name in used:
                 return
@@ -545,15 +540,15 @@ class Documents:
     async def document(self, doc_id: str) -> Document | None:
         if not _DOCUMENT_ID.fullmatch(doc_id):
             return None
-        return decode_document(doc_id, await self.redis.hgetall(doc_key(doc_id)))
+        return decode_document(doc_id, await self.redis.hgetall(redis_keys.document(doc_id)))
 
     async def session_documents(self, session_id: str) -> list[Document]:
-        ids = await self.redis.zrange(session_docs_key(session_id), 0, -1)
+        ids = await self.redis.zrange(redis_keys.session_documents(session_id), 0, -1)
         if not ids:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
             for doc_id in ids:
-                pipe.hgetall(doc_key(doc_id))
+                pipe.hgetall(redis_keys.document(doc_id))
             raws = await pipe.execute()
         found = [decode_document(i, raw) for i, raw in zip(ids, raws, strict=True)]
         return [d for d in found if d is not None]
@@ -574,13 +569,14 @@ class Documents:
         """Delete the pages whose time is up, if this hub holds the retention lock; returns
         how many were deleted."""
         token = secrets.token_hex(8)
-        if not await self.redis.set(RETENTION_LOCK, token, nx=True, px=50_000):
+        lock = redis_keys.document_retention_lock()
+        if not await self.redis.set(lock, token, nx=True, px=50_000):
             return 0
         deleted = 0
         try:
             for _ in range(RETENTION_BATCHES):
                 due = await self.redis.zrangebyscore(
-                    EXPIRY_KEY, "-inf", now, start=0, num=RETENTION_BATCH
+                    redis_keys.document_expiry(), "-inf", now, start=0, num=RETENTION_BATCH
                 )
                 for member in due:
                     session_id, _, doc_id = member.partition("/")
@@ -588,15 +584,16 @@ class Documents:
                 if len(due) < RETENTION_BATCH:
                     break
         finally:
-            await self._release(keys=[RETENTION_LOCK], args=[token])
+            await self._release(self.redis, [token], keys=[lock])
         return deleted
 
     async def _delete(self, session_id: str, doc_id: str, member: str, now: float) -> int:
         async with self._session_lock(session_id):
-            due_at = await self.redis.zscore(EXPIRY_KEY, member)
+            due_at = await self.redis.zscore(redis_keys.document_expiry(), member)
             if due_at is None or due_at > now:  # uploaded again meanwhile
                 return 0
-            document = decode_document(doc_id, await self.redis.hgetall(doc_key(doc_id)))
+            raw = await self.redis.hgetall(redis_keys.document(doc_id))
+            document = decode_document(doc_id, raw)
             await audit.record(
                 self.redis,
                 actor="hub",
@@ -609,9 +606,9 @@ class Documents:
                 now=now,
             )
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.delete(doc_key(doc_id))
-                pipe.zrem(session_docs_key(session_id), doc_id)
-                pipe.zrem(EXPIRY_KEY, member)
+                pipe.delete(redis_keys.document(doc_id))
+                pipe.zrem(redis_keys.session_documents(session_id), doc_id)
+                pipe.zrem(redis_keys.document_expiry(), member)
                 await pipe.execute()
             for variant in (document.corrected, document.original) if document else ():
                 if variant is not None:
@@ -636,7 +633,7 @@ class Documents:
     @contextlib.asynccontextmanager
     async def _session_lock(self, session_id: str) -> AsyncIterator[None]:
         """Changes to one session's documents, one at a time across hubs (milliseconds each)."""
-        key, token = f"mdg:lock:docs:{session_id}", secrets.token_hex(8)
+        key, token = redis_keys.documents_lock(session_id), secrets.token_hex(8)
         deadline = time.monotonic() + SESSION_LOCK_MS / 1000
         while not await self.redis.set(key, token, nx=True, px=SESSION_LOCK_MS):
             if time.monotonic() > deadline:
@@ -647,7 +644,7 @@ class Documents:
         try:
             yield
         finally:
-            await self._release(keys=[key], args=[token])
+            await self._release(self.redis, [token], keys=[key])
 
 
 def _place(temporary: Path, final: Path) -> None:

@@ -29,6 +29,7 @@ from aiohttp import web
 from redis.exceptions import WatchError
 
 import signaling as sig
+from hub import redis_keys
 from hub.catalog.procedures import Catalog, FieldSpec
 from hub.errors import Refused
 from hub.forms.validation import make_bundle, mask_my_number, to_wareki
@@ -39,10 +40,6 @@ from hub.sessions.store import SessionView, Store
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-def draft_key(session_id: str) -> str:
-    return f"mdg:draft:{session_id}"
 
 
 def empty_draft() -> dict[str, Any]:
@@ -78,7 +75,7 @@ class Drafts:
     # -- storage ---------------------------------------------------------------------------------
 
     async def load(self, session_id: str) -> dict[str, Any]:
-        sealed = await self.redis.get(draft_key(session_id))
+        sealed = await self.redis.get(redis_keys.draft(session_id))
         if sealed is None:
             return empty_draft()
         draft: dict[str, Any] = json.loads(self.vault.open_text(sealed, f"draft:{session_id}"))
@@ -89,7 +86,7 @@ class Drafts:
     ) -> tuple[dict[str, Any], T]:
         """Apply ``change`` to the draft atomically (retried when another hub wrote meanwhile);
         the draft's version goes up by one."""
-        key = draft_key(session_id)
+        key = redis_keys.draft(session_id)
         while True:
             async with self.redis.pipeline(transaction=True) as pipe:
                 try:

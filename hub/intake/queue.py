@@ -31,7 +31,9 @@ Every status change goes through :data:`TRANSITIONS`, the one table of what may 
                       claimed --dead_letter--> dead        (delivered > max_deliveries times)
                       dead --done/return--> done/returned  (the work was finished after all)
 
-Keys (``P`` is the prefix, ``mdg:intake:`` by default):
+The scripts are the files of ``hub/lua/intake``, loaded by :mod:`hub.lua`. Keys (``P`` is the
+prefix, ``mdg:intake:`` by default; built by :class:`hub.redis_keys.IntakeKeys`, whose names the
+scripts get rendered into their prelude):
 
 =================================  ============================================================
 ``P stream``                       the stream: ``application_id``, ``payload`` (the record JSON)
@@ -49,6 +51,7 @@ The Redis client must decode responses (``decode_responses=True``), as the hub's
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 import logging
 import re
@@ -61,6 +64,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import ResponseError
 
+from hub import lua, redis_keys
 from hub.errors import HubError
 
 log = logging.getLogger(__name__)
@@ -193,109 +197,18 @@ def _decode_record(payload: str) -> dict[str, Any]:
     return record if isinstance(record, dict) else {"unreadable": True}
 
 
-def _lua_transitions() -> str:
-    rows = ", ".join(f'["{s.value}|{e}"]="{t.value}"' for (s, e), t in TRANSITIONS.items())
-    return "{" + rows + "}"
+def rendered_tables() -> dict[str, str]:
+    """What the intake scripts' prelude gets rendered in: ``K``, the key names after the prefix
+    (:data:`hub.redis_keys.INTAKE_LUA`), and ``T``, :data:`TRANSITIONS`."""
+    transitions = {f"{s.value}|{e}": t.value for (s, e), t in TRANSITIONS.items()}
+    return {"keys": lua.table(redis_keys.INTAKE_LUA), "transitions": lua.table(transitions)}
 
 
-# Every script gets the key prefix as ARGV[1] and "now" as ARGV[2].
-_PRELUDE = """
-local P = ARGV[1]
-local now = ARGV[2]
-local T = %s
-local function field_of(kv, name)
-  for i = 1, #kv, 2 do if kv[i] == name then return kv[i + 1] end end
-  return nil
-end
--- Move an application along TRANSITIONS; returns the new state, or nil and the current one.
-local function step(app, event, extra)
-  local key = P .. 'app:' .. app
-  local state = redis.call('HGET', key, 'state')
-  if not state then return nil, 'missing' end
-  local to = T[state .. '|' .. event]
-  if not to then return nil, state end
-  if to == state and event ~= 'claim' then return to, state end  -- a repeat: nothing changes
-  if to ~= state then
-    redis.call('ZREM', P .. 'state:' .. state, app)
-    redis.call('ZADD', P .. 'state:' .. to, now, app)
-  end
-  local history = cjson.decode(redis.call('HGET', key, 'history') or '[]')
-  table.insert(history, {to, tonumber(now)})
-  redis.call('HSET', key, 'state', to, 'updated_at', now, 'history', cjson.encode(history))
-  if extra and #extra > 0 then redis.call('HSET', key, unpack(extra)) end
-  return to, state
-end
-"""
-
-_SUBMIT = """
-local id, payload, digest, session, by = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local key = P .. 'app:' .. id
-local seen = redis.call('HMGET', key, 'entry_id', 'digest')
-if seen[1] then return {seen[1], 0, seen[2] or ''} end
-local entry = redis.call('XADD', P .. 'stream', '*', 'application_id', id, 'payload', payload)
-redis.call('HSET', key, 'application_id', id, 'entry_id', entry, 'state', 'queued',
-  'digest', digest, 'session_id', session, 'submitted_by', by, 'submitted_at', now,
-  'updated_at', now, 'deliveries', 0, 'consumer', '', 'reason', '', 'by', '',
-  'history', cjson.encode({{'queued', tonumber(now)}}))
-redis.call('ZADD', P .. 'state:queued', now, id)
-if session ~= '' then redis.call('SADD', P .. 'session:' .. session, id) end
-return {entry, 1, digest}
-"""
-
-_CLAIM = """
-local group, consumer = ARGV[3], ARGV[4]
-local min_idle, max_deliveries, rounds = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local stream = P .. 'stream'
-local dead = {}
-local function hand_out(entry, deliveries)
-  local app = field_of(entry[2], 'application_id') or ''
-  step(app, 'claim', {'consumer', consumer, 'deliveries', deliveries, 'claimed_at', now})
-  return {'claimed', entry[1], app, field_of(entry[2], 'payload') or '', deliveries, dead}
-end
-local cursor = '0-0'
-for _ = 1, rounds do
-  local r = redis.call('XAUTOCLAIM', stream, group, consumer, min_idle, cursor, 'COUNT', 1)
-  cursor = r[1]
-  for _, gone in ipairs(r[3] or {}) do redis.call('XACK', stream, group, gone) end
-  local entry = r[2][1]
-  if entry then
-    local pending = redis.call('XPENDING', stream, group, entry[1], entry[1], 1)
-    local deliveries = pending[1] and tonumber(pending[1][4]) or 1
-    if deliveries > max_deliveries then
-      local app = field_of(entry[2], 'application_id') or ''
-      redis.call('XACK', stream, group, entry[1])
-      redis.call('XADD', P .. 'dead', '*', 'application_id', app, 'entry_id', entry[1],
-        'deliveries', deliveries, 'at', now)
-      step(app, 'dead_letter', {'deliveries', deliveries})
-      table.insert(dead, app)
-    else
-      return hand_out(entry, deliveries)
-    end
-  end
-  if cursor == '0-0' then break end
-end
-local r = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', 1, 'STREAMS', stream, '>')
-if r and r[1] and r[1][2][1] then return hand_out(r[1][2][1], 1) end
-return {'none', '', '', '', 0, dead}
-"""
-
-# ARGV[3] group, ARGV[4] entry id, ARGV[5] event, ARGV[6] by, ARGV[7] reason
-_FINISH = """
-local group, entry_id, event, by, reason = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local stream = P .. 'stream'
-local found = redis.call('XRANGE', stream, entry_id, entry_id)
-if not found[1] then return {'missing', ''} end
-local app = field_of(found[1][2], 'application_id') or ''
-local extra = {'by', by, event .. '_at', now}
-local current = redis.call('HGET', P .. 'app:' .. app, 'state')
-if event == 'return' and current ~= 'returned' then
-  table.insert(extra, 'reason'); table.insert(extra, reason)
-end
-local to, from = step(app, event, extra)
-if not to then return {'illegal', app, from} end
-redis.call('XACK', stream, group, entry_id)
-return {'ok', app, from}
-"""
+@functools.cache
+def scripts() -> dict[str, lua.Script]:
+    """The intake's scripts (``hub/lua/intake``), rendered; read once per process. Each gets
+    the prefix and "now" first."""
+    return lua.load("intake", rendered_tables())
 
 
 class Intake:
@@ -307,7 +220,7 @@ class Intake:
         self,
         redis: aioredis.Redis,
         *,
-        prefix: str = "mdg:intake:",
+        prefix: str = redis_keys.INTAKE_PREFIX,
         claim_idle_s: float = 600.0,
         max_deliveries: int = 5,
         require_durable: bool = True,
@@ -315,16 +228,14 @@ class Intake:
     ) -> None:
         self.redis = redis
         self.prefix = prefix
-        self.stream = prefix + "stream"
-        self.dead_stream = prefix + "dead"
+        self.keys = redis_keys.IntakeKeys(prefix)
+        self.stream = self.keys.stream()
+        self.dead_stream = self.keys.dead()
         self.claim_idle_s = claim_idle_s
         self.max_deliveries = max_deliveries
         self.require_durable = require_durable
         self.waitaof_timeout_ms = waitaof_timeout_ms
-        prelude = _PRELUDE % _lua_transitions()
-        self._submit = redis.register_script(prelude + _SUBMIT)
-        self._claim = redis.register_script(prelude + _CLAIM)
-        self._finish = redis.register_script(prelude + _FINISH)
+        self._scripts = scripts()
         self._durable_until = 0.0
         self._waitaof = False
         self._group_ready = False
@@ -389,13 +300,13 @@ class Intake:
         ]
         if self._waitaof and self.require_durable:
             async with self.redis.pipeline(transaction=False) as pipe:
-                await self._submit(keys=[], args=args, client=pipe)
+                await self._scripts["submit"](pipe, args)
                 pipe.execute_command("WAITAOF", 1, 0, self.waitaof_timeout_ms)
                 reply, fsynced = await pipe.execute()
             if not fsynced or int(fsynced[0]) < 1:
                 raise IntakeError("not_durable", "Redis did not confirm the fsync in time")
         else:
-            reply = await self._submit(keys=[], args=args)
+            reply = await self._scripts["submit"](self.redis, args)
         entry_id, created, seen_digest = str(reply[0]), bool(int(reply[1])), str(reply[2])
         if not created and digest and seen_digest and seen_digest != digest:
             raise IntakeError(
@@ -434,12 +345,12 @@ class Intake:
             100,
         ]
         try:
-            reply = await self._claim(keys=[], args=args)
+            reply = await self._scripts["claim"](self.redis, args)
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
             await self.ensure_group()  # the stream was deleted (a flushed database)
-            reply = await self._claim(keys=[], args=args)
+            reply = await self._scripts["claim"](self.redis, args)
         kind, entry_id, app, payload, deliveries, dead = reply
         dead_lettered = tuple(str(d) for d in dead or ())
         for app_id in dead_lettered:
@@ -475,8 +386,8 @@ class Intake:
         if not self._group_ready:
             await self.ensure_group()
         now = time.time() if now is None else now
-        reply = await self._finish(
-            keys=[], args=[self.prefix, repr(now), GROUP, entry_id, event, by, reason]
+        reply = await self._scripts["finish"](
+            self.redis, [self.prefix, repr(now), GROUP, entry_id, event, by, reason]
         )
         if reply[0] == "missing":
             raise IntakeError("no_such_application", f"no entry {entry_id}")
@@ -494,12 +405,12 @@ class Intake:
     # -- reading -------------------------------------------------------------------------------
 
     async def status(self, application_id: str) -> ApplicationStatus | None:
-        raw = await self.redis.hgetall(self.prefix + "app:" + application_id)
+        raw = await self.redis.hgetall(self.keys.application(application_id))
         return _decode_status(raw) if raw else None
 
     async def entry_id_of(self, application_id: str) -> str:
         """The stream entry of an application; IntakeError ``no_such_application``."""
-        entry = await self.redis.hget(self.prefix + "app:" + application_id, "entry_id")
+        entry = await self.redis.hget(self.keys.application(application_id), "entry_id")
         if not entry:
             raise IntakeError("no_such_application", f"no application {application_id}")
         return str(entry)
@@ -522,11 +433,11 @@ class Intake:
         for s in states:
             if state is not None:
                 rows = await self.redis.zrange(
-                    self.prefix + "state:" + s.value, 0, limit - 1, withscores=True
+                    self.keys.state(s.value), 0, limit - 1, withscores=True
                 )
             else:
                 rows = await self.redis.zrange(
-                    self.prefix + "state:" + s.value, 0, limit - 1, desc=True, withscores=True
+                    self.keys.state(s.value), 0, limit - 1, desc=True, withscores=True
                 )
             ids.extend((float(score), str(app)) for app, score in rows)
         if state is None:
@@ -535,7 +446,7 @@ class Intake:
 
     async def for_session(self, session_id: str) -> builtins.list[ApplicationStatus]:
         """What was submitted in a session, and what became of it (for its notice)."""
-        ids = sorted(await self.redis.smembers(self.prefix + "session:" + session_id))
+        ids = sorted(await self.redis.smembers(self.keys.session(session_id)))
         statuses = await self._statuses(ids)
         return sorted(statuses, key=lambda s: s.submitted_at)
 
@@ -544,7 +455,7 @@ class Intake:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
             for app in ids:
-                pipe.hgetall(self.prefix + "app:" + app)
+                pipe.hgetall(self.keys.application(app))
             rows = await pipe.execute()
         return [_decode_status(raw) for raw in rows if raw]
 
@@ -552,7 +463,7 @@ class Intake:
         """How many applications are in each state."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for s in State:
-                pipe.zcard(self.prefix + "state:" + s.value)
+                pipe.zcard(self.keys.state(s.value))
             rows = await pipe.execute()
         return {s.value: int(n) for s, n in zip(State, rows, strict=True)}
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-log = logging.getLogger(__name__)
+from hub import redis_keys
 
-AUDIT_STREAM = "mdg:audit"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ async def record(
         "fields": ",".join(fields),
         "outcome": outcome,
     }
-    entry_id = str(await redis.xadd(AUDIT_STREAM, entry))
+    entry_id = str(await redis.xadd(redis_keys.audit_stream(), entry))
     log.info(
         "audit %s: %s by %s (%s) session %s fields [%s] %s",
         entry_id,
@@ -95,7 +95,7 @@ async def records(
     out: list[AuditRecord] = []
     last = "+"
     while len(out) < limit:
-        batch = await redis.xrevrange(AUDIT_STREAM, max=last, min="-", count=500)
+        batch = await redis.xrevrange(redis_keys.audit_stream(), max=last, min="-", count=500)
         if not batch:
             break
         for entry_id, raw in batch:

@@ -5,7 +5,7 @@ session and, when they ask for the My Number, that a procedure chosen for the se
 it audits the request and passes it to the terminal. The terminal reports progress
 (``card.status``, no personal data) and finally the items (``card.result``). The hub audits the
 read, seals the items under the data key (:mod:`hub.personal.vault`) into
-``mdg:personal:{session}`` —
+``mdg:personal:{session}`` (:func:`hub.redis_keys.personal`) —
 never in clear in Redis, never in a log — and sends the session's staff ``card.data`` with the My
 Number left out. ``card.reveal`` opens it for the staff member who asks, audited.
 
@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 import signaling as sig
+from hub import redis_keys
 from hub.catalog.procedures import Catalog
 from hub.errors import Refused
 from hub.forms.drafts import Drafts
@@ -33,10 +34,6 @@ from hub.sessions.store import Store
 log = logging.getLogger(__name__)
 
 CARD_ITEMS = ("name", "address", "birth_date", "sex")
-
-
-def personal_key(session_id: str) -> str:
-    return f"mdg:personal:{session_id}"
 
 
 class PersonalData:
@@ -145,7 +142,7 @@ class PersonalData:
             json.dumps({**items, "my_number": message.my_number, "flagged": message.flagged}),
             f"card:{view.id}",
         )
-        key = personal_key(view.id)
+        key = redis_keys.personal(view.id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping={"card": sealed, "card_read_at": f"{now:.3f}"})
             pipe.expire(key, self.retention_s)
@@ -208,7 +205,7 @@ class PersonalData:
     # -- helpers -----------------------------------------------------------------------------
 
     async def _open_card(self, session_id: str) -> dict[str, Any] | None:
-        sealed = await self.redis.hget(personal_key(session_id), "card")
+        sealed = await self.redis.hget(redis_keys.personal(session_id), "card")
         if sealed is None:
             return None
         try:

@@ -23,13 +23,13 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from redis.exceptions import RedisError
 
 import signaling as sig
-from hub import web as keys  # the infrastructure keys (CONFIG, REDIS, ...)
+from hub import redis_keys
 from hub.accounts.store import get_account
 from hub.documents.store import DOCUMENTS
 from hub.errors import BadRequest, HubError, NotAllowed, Refused, StoreUnavailable, Unauthenticated
 from hub.forms.drafts import DRAFTS
 from hub.personal.card_data import PERSONAL
-from hub.realtime.relay import RELAY, peer_channel
+from hub.realtime.relay import RELAY
 from hub.sessions.lifecycle import EndReason, State
 from hub.sessions.router import Specialist
 from hub.sessions.service import SESSIONS, Sessions
@@ -37,7 +37,17 @@ from hub.sessions.store import STORE, NoSuchSession
 from hub.supervision.live import SUPERVISOR_MESSAGES, SUPERVISOR_ROLES
 from hub.supervision.live import act as supervisor_act
 from hub.supervision.metrics import count_error, count_message
-from hub.web import bearer_token, device_terminal, from_this_hub, login_account
+from hub.web import (
+    CONFIG,
+    LOCAL_PEERS,
+    REDIS,
+    RULES,
+    SOCKETS,
+    bearer_token,
+    device_terminal,
+    from_this_hub,
+    login_account,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +80,7 @@ class Peer:
 
     @property
     def channel(self) -> str:
-        return peer_channel(self.role, self.peer_id)
+        return redis_keys.peer_channel(self.role, self.peer_id)
 
     @property
     def presence(self) -> str:
@@ -123,23 +133,23 @@ async def handle(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     app = request.app
     relay, sessions = app[RELAY], app[SESSIONS]
-    app[keys.SOCKETS].add(ws)
-    local = app[keys.LOCAL_PEERS]
+    app[SOCKETS].add(ws)
+    local = app[LOCAL_PEERS]
     local[peer.presence] = local.get(peer.presence, 0) + 1
 
     async def deliver(text: str) -> None:
         if not ws.closed:
             await ws.send_str(text)
 
-    bucket = TokenBucket(app[keys.CONFIG].rate_per_s, 2 * app[keys.CONFIG].rate_per_s)
+    bucket = TokenBucket(app[CONFIG].rate_per_s, 2 * app[CONFIG].rate_per_s)
     limited = 0
     try:
         # Everything after the upgrade stays inside this try: the socket is a WebSocket now,
         # so failures close it with a code (and clean up below) instead of answering HTTP.
         await relay.attach(peer.channel, deliver)
-        await app[keys.REDIS].zadd("mdg:presence", {peer.presence: time.time()})
+        await app[REDIS].zadd(redis_keys.presence(), {peer.presence: time.time()})
         log.info("%s %s connected", peer.role, peer.peer_id)
-        purposes = app[keys.RULES].terminal_purposes if peer.role == "terminal" else ()
+        purposes = app[RULES].terminal_purposes if peer.role == "terminal" else ()
         hello = sig.Hello(role=peer.role, peer_id=peer.peer_id, purposes=purposes)
         await ws.send_str(sig.encode(hello))
         if peer.staff_role == "specialist":
@@ -166,7 +176,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         log.warning("%s %s: store unavailable (%s); closing", peer.role, peer.peer_id, exc)
         await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"store unavailable")
     finally:
-        app[keys.SOCKETS].discard(ws)
+        app[SOCKETS].discard(ws)
         local[peer.presence] -= 1
         if not local[peer.presence]:
             del local[peer.presence]
@@ -179,7 +189,7 @@ async def _greet_specialist(
     app: web.Application, sessions: Sessions, peer: Peer, ws: web.WebSocketResponse
 ) -> None:
     """Register who the specialist is (skills from their account) and resume their session."""
-    account = await get_account(app[keys.REDIS], peer.peer_id)
+    account = await get_account(app[REDIS], peer.peer_id)
     if account is None:
         return
     specialist = Specialist(
@@ -256,7 +266,7 @@ async def _dispatch(
         case sig.SessionTransfer(session_id=sid, to_skill=skill, to_user=target):
             known = False
             if target is not None:
-                account = await get_account(app[keys.REDIS], target)
+                account = await get_account(app[REDIS], target)
                 known = account is not None and account.role == "specialist"
             await sessions.transfer(user, sid, skill, target, now, known)
         case sig.SessionInvite(session_id=sid, user=target):
@@ -272,7 +282,7 @@ async def _dispatch(
                 await sessions.end(sid, reason, now, by_staff=user)
         case sig.TerminalStart(terminal_id=tid):
             await _own_branch_terminal(app, peer, tid)
-            rules = app[keys.RULES]
+            rules = app[RULES]
             if rules.skill_for(message.purpose) is None:
                 raise Refused("unknown_purpose", f"no procedure {message.purpose!r}")
             if message.priority is not None and message.priority not in rules.priorities:
@@ -345,7 +355,7 @@ async def _dispatch(
 
 async def _own_branch_terminal(app: web.Application, peer: Peer, terminal_id: str) -> None:
     """Branch staff reach only their own branch's terminals; any other looks like no terminal."""
-    account = await get_account(app[keys.REDIS], peer.peer_id)
+    account = await get_account(app[REDIS], peer.peer_id)
     branch = await app[STORE].terminal_branch(terminal_id)
     if account is None or not branch or account.branch_id != branch:
         raise Refused("no_such_terminal", "no such terminal in your branch")

@@ -1,9 +1,10 @@
 """Message delivery between peers, across hub processes, through Redis pub/sub.
 
-Every connected peer has a channel (``mdg:to:terminal:{id}``, ``mdg:to:staff:{username}``). A hub
-process subscribes to the channels of the peers connected to it and forwards what arrives to their
-sockets; sending to a peer is a PUBLISH, wherever that peer is connected. One path for all
-deliveries, so a terminal on one hub process and a browser on another talk as if side by side.
+Every connected peer has a channel (:func:`hub.redis_keys.peer_channel`:
+``mdg:to:terminal:{id}``, ``mdg:to:staff:{username}``). A hub process subscribes to the channels
+of the peers connected to it and forwards what arrives to their sockets; sending to a peer is a
+PUBLISH, wherever that peer is connected. One path for all deliveries, so a terminal on one hub
+process and a browser on another talk as if side by side.
 """
 
 from __future__ import annotations
@@ -19,13 +20,11 @@ from aiohttp import web
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from hub import redis_keys
+
 log = logging.getLogger(__name__)
 
 Deliver = Callable[[str], Awaitable[None]]
-
-
-def peer_channel(role: str, peer_id: str) -> str:
-    return f"mdg:to:{role}:{peer_id}"
 
 
 class Relay:
@@ -33,7 +32,7 @@ class Relay:
         self._redis = redis
         self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
         self._local: dict[str, set[Deliver]] = {}
-        self._control = f"mdg:hub:{hub_id}"
+        self._control = redis_keys.hub_channel(hub_id)
         self._task: asyncio.Task[None] | None = None
         self._membership = asyncio.Lock()
 

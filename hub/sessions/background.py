@@ -22,11 +22,12 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 import signaling as sig
-from hub import web as keys  # the infrastructure keys (CONFIG, REDIS, ...)
+from hub import redis_keys
 from hub.sessions.dispatch import DISPATCH
 from hub.sessions.lifecycle import State
 from hub.sessions.service import SESSIONS
 from hub.sessions.store import STORE, NoSuchSession
+from hub.web import CONFIG, LOCAL_PEERS, REDIS, RULES
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +38,11 @@ POSITIONS_EVERY_S = 1.0
 
 
 async def refresh_presence(app: web.Application) -> None:
-    local = app[keys.LOCAL_PEERS]
+    local = app[LOCAL_PEERS]
     peers = list(local)
     if peers:
         now = time.time()
-        await app[keys.REDIS].zadd("mdg:presence", dict.fromkeys(peers, now))
+        await app[REDIS].zadd(redis_keys.presence(), dict.fromkeys(peers, now))
 
 
 async def sweep(app: web.Application) -> None:
@@ -54,10 +55,10 @@ async def sweep(app: web.Application) -> None:
             await sessions.decline(user, session_id, now, timed_out=True)
         elif kind == "wrapup":
             await sessions.finish(None, rest, now)
-    cutoff = now - app[keys.CONFIG].presence_grace_s
+    cutoff = now - app[CONFIG].presence_grace_s
     for member in await dispatch.claim_absent(cutoff):
         role, _, peer_id = member.partition(":")
-        if member in app[keys.LOCAL_PEERS]:
+        if member in app[LOCAL_PEERS]:
             await refresh_presence(app)  # still here after all: a slow refresh, not a loss
         elif role == "terminal":
             await sessions.lose_terminal(peer_id, now)
@@ -66,11 +67,11 @@ async def sweep(app: web.Application) -> None:
 
 
 async def safety_net(app: web.Application) -> None:
-    redis, sessions = app[keys.REDIS], app[SESSIONS]
-    skills = sorted(app[keys.RULES].ticket_prefix)  # the queues there are; no keyspace scan
+    redis, sessions = app[REDIS], app[SESSIONS]
+    skills = sorted(app[RULES].ticket_prefix)  # the queues there are; no keyspace scan
     async with redis.pipeline(transaction=False) as pipe:
         for skill in skills:
-            pipe.zrange(f"mdg:avail:{skill}", 0, -1)
+            pipe.zrange(redis_keys.available(skill), 0, -1)
         available = {user for members in await pipe.execute() for user in members}
     now = time.time()
     for user in sorted(available):
@@ -81,16 +82,16 @@ async def safety_net(app: web.Application) -> None:
 async def push_positions(app: web.Application, last: dict[str, tuple[int, int]]) -> None:
     """Send each waiting terminal connected here its place and estimate, when they changed.
     Two round trips for all local terminals, then work only for those that wait."""
-    redis, store, sessions = app[keys.REDIS], app[STORE], app[SESSIONS]
-    terminals = [p.partition(":")[2] for p in app[keys.LOCAL_PEERS] if p.startswith("terminal:")]
+    redis, store, sessions = app[REDIS], app[STORE], app[SESSIONS]
+    terminals = [p.partition(":")[2] for p in app[LOCAL_PEERS] if p.startswith("terminal:")]
     if not terminals:
         last.clear()
         return
-    session_ids = await redis.mget([f"mdg:terminal_session:{t}" for t in terminals])
+    session_ids = await redis.mget([redis_keys.terminal_session(t) for t in terminals])
     candidates = [(t, sid) for t, sid in zip(terminals, session_ids, strict=True) if sid]
     async with redis.pipeline(transaction=False) as pipe:
         for _, sid in candidates:
-            pipe.hget(f"mdg:session:{sid}", "state")
+            pipe.hget(redis_keys.session(sid), "state")
         states = await pipe.execute() if candidates else []
     waiting = {
         t: sid

@@ -19,8 +19,9 @@ from typing import Final
 from aiohttp import web
 
 import signaling as sig
+from hub import redis_keys
 from hub.errors import Refused
-from hub.realtime.relay import Relay, peer_channel
+from hub.realtime.relay import Relay
 from hub.sessions.dispatch import Dispatch, Outcome
 from hub.sessions.lifecycle import EndReason, State
 from hub.sessions.router import Rules, Specialist
@@ -49,10 +50,11 @@ class Sessions:
     # -- sending ---------------------------------------------------------------------------------
 
     async def to_staff(self, user: str, message: sig.Message) -> None:
-        await self.relay.publish(peer_channel("staff", user), sig.encode(message))
+        await self.relay.publish(redis_keys.peer_channel("staff", user), sig.encode(message))
 
     async def to_terminal(self, terminal_id: str, message: sig.Message) -> None:
-        await self.relay.publish(peer_channel("terminal", terminal_id), sig.encode(message))
+        channel = redis_keys.peer_channel("terminal", terminal_id)
+        await self.relay.publish(channel, sig.encode(message))
 
     async def status(self, user: str) -> None:
         state, session_id, version = await self.store.specialist_state(user)
@@ -203,7 +205,7 @@ class Sessions:
     async def device_status(self, terminal_id: str, report: sig.DeviceStatus, now: float) -> None:
         """Keep the terminal's device health, and tell the staff in its session."""
         await self.store.redis.hset(
-            f"mdg:terminal:{terminal_id}",
+            redis_keys.terminal(terminal_id),
             mapping={
                 "camera": report.camera,
                 "microphone": report.microphone,

@@ -1,6 +1,7 @@
 """Redis access for terminals and for reading sessions.
 
-Key layout (all under ``mdg:``; routing keys are listed in :mod:`hub.sessions.dispatch`):
+Key layout (named by :mod:`hub.redis_keys`, which lists them all; the routing keys' contents are
+in :mod:`hub.sessions.dispatch`):
 
 ====================================  ===========================================================
 ``mdg:session:{id}``                  hash: the session (fields in :mod:`hub.sessions.dispatch`)
@@ -30,12 +31,9 @@ from typing import Any, Final
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from hub import redis_keys
 from hub.errors import NotFound
 from hub.sessions.lifecycle import ACTIVE, EndReason, State
-
-
-def session_key(session_id: str) -> str:
-    return f"mdg:session:{session_id}"
 
 
 def token_digest(token: str) -> str:
@@ -123,30 +121,30 @@ class Store:
         self, terminal_id: str, branch_id: str, name: str, token: str
     ) -> None:
         """Set the terminal's device token; the previous one stops working."""
-        key = f"mdg:terminal:{terminal_id}"
+        key = redis_keys.terminal(terminal_id)
         previous = await self.redis.hget(key, "token_digest")
         digest = token_digest(token)
         async with self.redis.pipeline(transaction=True) as pipe:
             if previous and previous != digest:
-                pipe.delete(f"mdg:terminal_token:{previous}")
+                pipe.delete(redis_keys.terminal_token(previous))
             pipe.hset(key, mapping={"branch_id": branch_id, "name": name, "token_digest": digest})
-            pipe.sadd(f"mdg:branch_terminals:{branch_id}", terminal_id)
-            pipe.set(f"mdg:terminal_token:{digest}", terminal_id)
+            pipe.sadd(redis_keys.branch_terminals(branch_id), terminal_id)
+            pipe.set(redis_keys.terminal_token(digest), terminal_id)
             await pipe.execute()
 
     async def terminal_for_token(self, token: str) -> str | None:
-        found = await self.redis.get(f"mdg:terminal_token:{token_digest(token)}")
+        found = await self.redis.get(redis_keys.terminal_token(token_digest(token)))
         return str(found) if found is not None else None
 
     async def branch_terminals(
         self, branch_id: str, now: float, grace_s: float
     ) -> list[dict[str, object]]:
         """The branch's terminals: name, online, device health and current session."""
-        ids = sorted(await self.redis.smembers(f"mdg:branch_terminals:{branch_id}"))
+        ids = sorted(await self.redis.smembers(redis_keys.branch_terminals(branch_id)))
         out: list[dict[str, object]] = []
         for terminal_id in ids:
-            info = await self.redis.hgetall(f"mdg:terminal:{terminal_id}")
-            seen = await self.redis.zscore("mdg:presence", f"terminal:{terminal_id}")
+            info = await self.redis.hgetall(redis_keys.terminal(terminal_id))
+            seen = await self.redis.zscore(redis_keys.presence(), f"terminal:{terminal_id}")
             view = await self.current_session(terminal_id)
             out.append(
                 {
@@ -170,59 +168,59 @@ class Store:
         return out
 
     async def terminal_branch(self, terminal_id: str) -> str:
-        return str(await self.redis.hget(f"mdg:terminal:{terminal_id}", "branch_id") or "")
+        return str(await self.redis.hget(redis_keys.terminal(terminal_id), "branch_id") or "")
 
     # -- sessions ----------------------------------------------------------------------------
 
     async def get(self, session_id: str) -> SessionView:
-        raw = await self.redis.hgetall(session_key(session_id))
+        raw = await self.redis.hgetall(redis_keys.session(session_id))
         if not raw:
             raise NoSuchSession(session_id)
         return decode_session(session_id, raw)
 
     async def retain(self, session_id: str, seconds: int) -> None:
         """Keep an ended session's record ``seconds`` longer, then Redis drops it."""
-        await self.redis.expire(session_key(session_id), seconds)
+        await self.redis.expire(redis_keys.session(session_id), seconds)
 
     async def rate(self, session_id: str, score: int) -> bool:
         """Record the resident's rating; False when the session has one already."""
-        return bool(await self.redis.hsetnx(session_key(session_id), "rating", score))
+        return bool(await self.redis.hsetnx(redis_keys.session(session_id), "rating", score))
 
     async def set_procedures(
         self, session_id: str, life_event: str, procedures: Iterable[str]
     ) -> None:
         await self.redis.hset(
-            session_key(session_id),
+            redis_keys.session(session_id),
             mapping={"life_event": life_event, "procedures": ",".join(procedures)},
         )
 
     async def procedures(self, session_id: str) -> list[str]:
         """The procedures chosen for the session, in order."""
-        raw = await self.redis.hget(session_key(session_id), "procedures") or ""
+        raw = await self.redis.hget(redis_keys.session(session_id), "procedures") or ""
         return [p for p in raw.split(",") if p]
 
     async def note_card_request(self, session_id: str, user: str, with_number: bool) -> None:
         """A card read asked for by ``user`` (with the My Number or not)."""
         await self.redis.hset(
-            session_key(session_id),
+            redis_keys.session(session_id),
             mapping={"card_requested_by": user, "card_with_number": int(with_number)},
         )
 
     async def card_request(self, session_id: str) -> tuple[str | None, bool]:
         """Who asked for the session's card read (None: nobody), and whether with the number."""
         requested_by, with_number = await self.redis.hmget(
-            session_key(session_id), ["card_requested_by", "card_with_number"]
+            redis_keys.session(session_id), ["card_requested_by", "card_with_number"]
         )
         return requested_by or None, with_number == "1"
 
     def clear_card_request(self, pipe: Any, session_id: str) -> None:
         """Queue, on the caller's transaction, forgetting the card read asked for (it was
         answered: the card's items are stored in the same transaction)."""
-        pipe.hdel(session_key(session_id), "card_requested_by")
+        pipe.hdel(redis_keys.session(session_id), "card_requested_by")
 
     async def current_session(self, terminal_id: str) -> SessionView | None:
         """The terminal's session while the resident is still there, else None."""
-        session_id = await self.redis.get(f"mdg:terminal_session:{terminal_id}")
+        session_id = await self.redis.get(redis_keys.terminal_session(terminal_id))
         if session_id is None:
             return None
         try:
@@ -233,7 +231,7 @@ class Store:
 
     async def position(self, view: SessionView) -> int:
         """1-based place in its queue (ties by id, as the router breaks them), 0 if not queued."""
-        key = f"mdg:q:{view.queue}"
+        key = redis_keys.queue(view.queue)
         rank = await self.redis.zscore(key, view.id)
         if rank is None:
             return 0
@@ -242,24 +240,24 @@ class Store:
 
     async def handle_time(self, skill: str, default: float) -> float:
         """Mean of the last handling times for the skill, or ``default`` before there are any."""
-        values = [float(v) for v in await self.redis.lrange(f"mdg:handle:{skill}", 0, 49)]
+        values = [float(v) for v in await self.redis.lrange(redis_keys.handle_times(skill), 0, 49)]
         return sum(values) / len(values) if values else default
 
     async def staffed(self, skill: str) -> int:
         """Specialists with the skill who are at work (not away, not offline)."""
-        members = sorted(await self.redis.smembers(f"mdg:skill_members:{skill}"))
+        members = sorted(await self.redis.smembers(redis_keys.skill_members(skill)))
         if not members:
             return 0
         async with self.redis.pipeline(transaction=False) as pipe:
             for user in members:
-                pipe.hget(f"mdg:specialist:{user}", "state")
+                pipe.hget(redis_keys.specialist(user), "state")
             states = await pipe.execute()
         return sum(1 for s in states if s and s not in ("away", "offline"))
 
     async def specialist_state(self, user: str) -> tuple[str, str | None, int]:
         """(state, session id, version): the version grows with every change of state."""
         state, session_id, version = await self.redis.hmget(
-            f"mdg:specialist:{user}", "state", "session_id", "version"
+            redis_keys.specialist(user), "state", "session_id", "version"
         )
         return (state or "offline", session_id or None, int(version or 0))
 

@@ -26,16 +26,16 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from hub import web as keys  # the infrastructure keys (REDIS)
+from hub import redis_keys
 from hub.errors import NotFound
 from hub.sessions.dispatch import day_of
 from hub.supervision.figures import SUPERVISION, SessionRow
+from hub.web import REDIS
 from staff_console import STATIC_DIR
 
 BRANCH: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 CACHE_S: Final = 1.0
 MAX_TICKETS: Final = 200
-INTAKE_PREFIX: Final = "mdg:intake:"
 
 BOARD_CACHE: Final[web.AppKey[dict[str, tuple[float, dict[str, Any]]]]] = web.AppKey("board_cache")
 """Each branch's last answer and when it was made (filled by :func:`board_json`)."""
@@ -60,17 +60,17 @@ def board_state(row: SessionRow, applications: list[str]) -> str | None:
 
 async def tickets(app: web.Application, branch: str, now: float) -> list[dict[str, str]]:
     rows = [r for r in await app[SUPERVISION].rows(day_of(now), now) if r.branch_id == branch]
-    redis = app[keys.REDIS]
+    redis, intake = app[REDIS], redis_keys.IntakeKeys()
     over = [r for r in rows if r.over]
     async with redis.pipeline(transaction=False) as pipe:
         for r in over:
-            pipe.smembers(f"{INTAKE_PREFIX}session:{r.id}")
+            pipe.smembers(intake.session(r.id))
         members = await pipe.execute() if over else []
     apps = {r.id: sorted(str(m) for m in ids) for r, ids in zip(over, members, strict=True)}
     wanted = [a for ids in apps.values() for a in ids]
     async with redis.pipeline(transaction=False) as pipe:
         for application in wanted:
-            pipe.hget(f"{INTAKE_PREFIX}app:{application}", "state")
+            pipe.hget(intake.application(application), "state")
         states = await pipe.execute() if wanted else []
     state_of = {a: str(s or "queued") for a, s in zip(wanted, states, strict=True)}
     out = []
@@ -90,7 +90,7 @@ async def board_json(request: web.Request) -> web.Response:
     cache = app[BOARD_CACHE]
     hit = cache.get(branch)
     if hit is None or now - hit[0] >= CACHE_S:
-        if not await app[keys.REDIS].exists(f"mdg:branch_terminals:{branch}"):
+        if not await app[REDIS].exists(redis_keys.branch_terminals(branch)):
             raise NotFound("no_such_branch", "no such branch")
         body = {
             "branch_id": branch,

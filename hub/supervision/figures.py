@@ -49,7 +49,8 @@ from typing import Any, Final
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from hub.sessions.dispatch import JST, day_index_key, day_of
+from hub import redis_keys
+from hub.sessions.dispatch import JST, day_of
 from hub.sessions.router import Rules
 
 ACTIVE_STATES: Final = ("waiting", "offered", "connected", "on_hold")
@@ -681,12 +682,12 @@ class Supervision:
         rules: Rules,
         thresholds: Thresholds,
         *,
-        intake_prefix: str = "mdg:intake:",
+        intake_prefix: str = redis_keys.INTAKE_PREFIX,
     ) -> None:
         self.redis = redis
         self.rules = rules
         self.thresholds = thresholds
-        self.intake_stream = intake_prefix + "stream"
+        self.intake_stream = redis_keys.IntakeKeys(intake_prefix).stream()
         self._final: dict[str, SessionRow] = {}
         self._final_day = ""
         self._tally: _Tally | None = None
@@ -698,11 +699,11 @@ class Supervision:
 
     async def rows(self, day: str, now: float, *, cache: bool = True) -> list[SessionRow]:
         """The sessions started on ``day`` (``yyyymmdd``), oldest first."""
-        ids = [str(i) for i in await self.redis.zrange(day_index_key(day), 0, -1)]
+        ids = [str(i) for i in await self.redis.zrange(redis_keys.day_index(day), 0, -1)]
         fresh = [i for i in ids if i not in self._final] if cache else ids
         async with self.redis.pipeline(transaction=False) as pipe:
             for session_id in fresh:
-                pipe.hmget(f"mdg:session:{session_id}", list(_ROW_FIELDS))
+                pipe.hmget(redis_keys.session(session_id), list(_ROW_FIELDS))
             replies = await pipe.execute() if fresh else []
         read: dict[str, SessionRow] = {}
         for session_id, values in zip(fresh, replies, strict=True):
@@ -721,14 +722,14 @@ class Supervision:
     async def _specialists(self) -> tuple[SpecialistRow, ...]:
         async with self.redis.pipeline(transaction=False) as pipe:
             for skill in self.skills:
-                pipe.smembers(f"mdg:skill_members:{skill}")
+                pipe.smembers(redis_keys.skill_members(skill))
             members = sorted({str(u) for group in await pipe.execute() for u in group})
         if not members:
             return ()
         async with self.redis.pipeline(transaction=False) as pipe:
             for user in members:
-                pipe.hmget(f"mdg:specialist:{user}", ["state", "since", "session_id", "skills"])
-                pipe.hget(f"mdg:account:{user}", "display_name")
+                pipe.hmget(redis_keys.specialist(user), ["state", "since", "session_id", "skills"])
+                pipe.hget(redis_keys.account(user), "display_name")
             replies = await pipe.execute()
         out = []
         for i, user in enumerate(members):
@@ -754,7 +755,7 @@ class Supervision:
         queues = [*self.skills, *(f"@{s.id}" for s in specialists)]
         async with self.redis.pipeline(transaction=False) as pipe:
             for queue in queues:
-                pipe.zcard(f"mdg:q:{queue}")
+                pipe.zcard(redis_keys.queue(queue))
             counts = await pipe.execute()
         return {
             q: int(n)
@@ -852,7 +853,7 @@ class Supervision:
             others = [s for s in tally.by_session if s not in ids]
             async with self.redis.pipeline(transaction=False) as pipe:
                 for session_id in others:
-                    pipe.hget(f"mdg:session:{session_id}", "branch_id")
+                    pipe.hget(redis_keys.session(session_id), "branch_id")
                 branches = await pipe.execute() if others else []
             for session_id, branch in zip(others, branches, strict=True):
                 b = str(branch or "-")

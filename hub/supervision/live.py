@@ -26,11 +26,12 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 import signaling as sig
+from hub import redis_keys
 from hub.accounts.store import get_account
 from hub.catalog import load_skills
 from hub.config import ConfigError, HubConfig
 from hub.errors import Refused
-from hub.realtime.relay import RELAY, peer_channel
+from hub.realtime.relay import RELAY
 from hub.sessions.dispatch import DISPATCH
 from hub.sessions.service import SESSIONS
 from hub.sessions.store import STORE
@@ -84,7 +85,7 @@ async def _local_supervisors(app: web.Application) -> list[str]:
     redis = app[REDIS]
     async with redis.pipeline(transaction=False) as pipe:
         for user in staff:
-            pipe.hget(f"mdg:account:{user}", "role")
+            pipe.hget(redis_keys.account(user), "role")
         roles = await pipe.execute()
     return [user for user, role in zip(staff, roles, strict=True) if role in WATCHERS]
 
@@ -107,7 +108,7 @@ async def push_snapshots(app: web.Application, last: dict[str, str]) -> None:
             continue
         frame = frame or snapshot_message(snapshot)
         last[user] = key
-        await relay.publish(peer_channel("staff", user), frame)
+        await relay.publish(redis_keys.peer_channel("staff", user), frame)
 
 
 async def _push_loop(app: web.Application, stop: asyncio.Event) -> None:

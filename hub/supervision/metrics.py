@@ -22,6 +22,7 @@ from typing import Final
 from aiohttp import web
 from redis.exceptions import ResponseError
 
+from hub import redis_keys
 from hub.errors import NotFound, Unauthenticated
 from hub.intake.queue import GROUP
 from hub.intake.queue import State as IntakeState
@@ -32,7 +33,6 @@ MESSAGES: Final[Counter[str]] = Counter()
 """Signaling messages received by this process, by type (counted by the socket handler)."""
 ERRORS: Final[Counter[str]] = Counter()
 """``error`` replies this process sent, by code."""
-INTAKE_PREFIX: Final = "mdg:intake:"
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -157,16 +157,16 @@ async def metrics_handler(request: web.Request) -> web.Response:
 
 
 async def _intake(app: web.Application, out: Exposition, now: float) -> None:
-    redis = app[REDIS]
+    redis, intake = app[REDIS], redis_keys.IntakeKeys()
     states = list(IntakeState)
     async with redis.pipeline(transaction=False) as pipe:
         for state in states:
-            pipe.zcard(f"{INTAKE_PREFIX}state:{state.value}")
-        pipe.zrange(f"{INTAKE_PREFIX}state:queued", 0, 0, withscores=True)
-        pipe.zrange(f"{INTAKE_PREFIX}state:claimed", 0, 0, withscores=True)
+            pipe.zcard(intake.state(state.value))
+        pipe.zrange(intake.state(IntakeState.QUEUED.value), 0, 0, withscores=True)
+        pipe.zrange(intake.state(IntakeState.CLAIMED.value), 0, 0, withscores=True)
         *counts, oldest_queued, oldest_claimed = await pipe.execute()
     try:
-        pending = await redis.xpending(f"{INTAKE_PREFIX}stream", GROUP)
+        pending = await redis.xpending(intake.stream(), GROUP)
         unacked = int(pending.get("pending") or 0)
     except ResponseError:  # no stream or no group yet
         unacked = 0

@@ -15,7 +15,7 @@ import redis
 from PIL import Image, ImageDraw
 from playwright.sync_api import Page, Request
 
-from hub.realtime.relay import peer_channel
+from hub.redis_keys import peer_channel
 from madoguchi.local_deployment import DEMO_TERMINAL, LocalDeployment
 from tests.e2e.test_call import wait_js
 from tests.e2e.waiting import wait_for

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestServer
 
 import signaling as sig
 from branch_client.terminal import Terminal
-from hub.forms.drafts import draft_key
+from hub import redis_keys
 from tests.branch_client.conftest import (  # noqa: F401
     StaffSocket,
     hub,
@@ -77,7 +77,7 @@ async def test_an_edit_on_a_stale_version_is_refused_not_applied(
         assert (await state_after(staff))["values"][field]["value"] == "6"
 
     r = aioredis.from_url(redis_url, decode_responses=True)
-    sealed = await r.get(draft_key(sid))
+    sealed = await r.get(redis_keys.draft(sid))
     await r.aclose()
     assert sealed and FORM not in sealed and '"5"' not in sealed  # sealed, not JSON in clear
 

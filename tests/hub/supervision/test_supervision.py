@@ -20,11 +20,12 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
 import signaling as sig
+from hub import redis_keys
 from hub.accounts.store import add_account, get_account
 from hub.app import create_app
 from hub.config import ConfigError, HubConfig
 from hub.intake.queue import Intake
-from hub.sessions.dispatch import JST, Dispatch, day_index_key, day_of
+from hub.sessions.dispatch import JST, Dispatch, day_of
 from hub.sessions.lifecycle import EndReason
 from hub.sessions.router import Specialist, load_rules
 from hub.sessions.store import Store
@@ -230,7 +231,7 @@ async def test_the_day_read_back_from_redis(redis: aioredis.Redis) -> None:
     base = _base()
     await _script_a_day(redis, base)
     # Every session is in the day's index, which expires by itself.
-    key = day_index_key(day_of(base))
+    key = redis_keys.day_index(day_of(base))
     assert await redis.zcard(key) == 6
     assert 0 < await redis.ttl(key) <= 8 * 86400
 

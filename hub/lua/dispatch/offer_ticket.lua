@@ -1,0 +1,3 @@
+-- ARGV: sid, now, timeout, depth
+return append({'ok'}, offer_ticket(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]),
+                                   tonumber(ARGV[4])))
