@@ -3,7 +3,9 @@
 Every script and style a page names, and every module a script imports, must be a file the server
 serves (a typo there is a blank page, found otherwise only by the browser tests).
 
-A page's texts are one JSON table per language (``texts.<lang>.json``), nested objects of
+A page's texts are one table per language, ``texts.<lang>.js``: a module whose default export is
+written as JSON (after leading ``//`` comments), so that the browser imports it with the page's
+other modules and these tests read it with :func:`json.loads`. A table is nested objects of
 strings; a string may hold ``{name}`` placeholders that the page fills in. Every language must
 have the same keys, each with the same placeholders, or one language shows a raw key or drops a
 number. The pages' markup names keys in ``data-i18n*`` attributes and their scripts in calls such
@@ -21,17 +23,31 @@ from typing import Any
 PAGE_FILE = re.compile(r'(?:src|href)="/static/([^"]+)"')
 # import { a } from "./x.js";  import "./x.js";
 IMPORT = re.compile(r"""^\s*import\b[^"']*["']([^"']+)["']""", re.MULTILINE)
+# // comments, then export default { ...JSON... };
+TABLE_MODULE = re.compile(r"(?:\s*//[^\n]*\n)*\s*export default (\{.*\});?\s*", re.DOTALL)
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # data-i18n="key", data-i18n-alt="key", data-i18n-label="key", data-i18n-placeholder="key"
 MARKUP_KEY = re.compile(r'data-i18n(?:-[a-z]+)?="([^"]+)"')
 
 
+def read_table(path: Path) -> dict[str, Any]:
+    """The table a ``texts.<lang>.js`` module exports (failing, naming the file, when it is not
+    ``export default`` followed by a JSON object)."""
+    match = TABLE_MODULE.fullmatch(path.read_text(encoding="utf-8"))
+    assert match, f"{path.name}: not comments, then `export default {{...}};`"
+    try:
+        table = json.loads(match.group(1))
+    except ValueError as exc:
+        raise AssertionError(f"{path.name}: the table is not JSON: {exc}") from None
+    assert isinstance(table, dict), f"{path.name}: the table is not an object"
+    return table
+
+
 def load_tables(folder: Path) -> dict[str, dict[str, Any]]:
-    """Every ``texts.<lang>.json`` in ``folder``, by language code: Japanese and English at
+    """Every ``texts.<lang>.js`` in ``folder``, by language code: Japanese and English at
     least, the languages every page offers."""
     tables = {
-        path.name.split(".")[1]: json.loads(path.read_text(encoding="utf-8"))
-        for path in sorted(folder.glob("texts.*.json"))
+        path.name.split(".")[1]: read_table(path) for path in sorted(folder.glob("texts.*.js"))
     }
     assert {"ja", "en"} <= set(tables), f"{folder}: texts for {sorted(tables)} only"
     return tables

@@ -2,7 +2,11 @@
 // It polls the terminal agent on localhost; what the resident does goes back as POSTs with the
 // X-Madoguchi-Kiosk header. The card PIN is typed here and posted only to the terminal on this
 // machine, which sends it to the card and nowhere else.
-import { TEXTS, format } from "./texts.js";
+// Its words are in texts.ja.js and texts.en.js: one table per language, the same keys in each.
+import ja from "./texts.ja.js";
+import en from "./texts.en.js";
+
+const TEXTS = { ja, en };
 
 let lang = "ja";
 let last = null; // the terminal's status
@@ -12,6 +16,8 @@ let pin = ""; // digits typed so far; cleared as soon as they are sent
 let note = { speaker: "", card: "", doc: "", sign: "" };
 let shown = null;
 const $ = (id) => document.getElementById(id);
+// `text` with each `{name}` replaced by vars[name]; a placeholder without a value stays as it is.
+const format = (text, vars) => text.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
 // The text under k in the resident's language (or a group of texts); vars fill its placeholders.
 const t = (k, vars) => {
   const value = TEXTS[lang][k];

@@ -1,4 +1,4 @@
-"""The kiosk's texts (texts.<lang>.json beside kiosk.js): every language has every key, with the
+"""The kiosk's texts (texts.<lang>.js beside kiosk.js): every language has every key, with the
 same placeholders, and every key the markup and kiosk.js name is there; and every file the page
 and its modules name is served."""
 

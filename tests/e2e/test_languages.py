@@ -1,5 +1,5 @@
 """Japanese first, English on request, on the kiosk and the staff console: the texts come from the
-tables in both languages, the choice sticks on the console across a reload, and no script fails."""
+tables in both languages, the console keeps the choice across a reload, and no script fails."""
 
 from __future__ import annotations
 
@@ -9,10 +9,20 @@ from madoguchi.local_deployment import LocalDeployment
 from tests.e2e.test_call import wait_js
 
 
-def _watched(browser: Browser, base_url: str, errors: list[str]) -> Page:
-    page = browser.new_context(base_url=base_url).new_page()
+def _open(browser: Browser, url: str, ready: str, errors: list[str]) -> Page:
+    page = browser.new_context().new_page()
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    page.wait_for_selector(ready)
     return page
+
+
+def _toggle(page: Page, texts: dict[str, tuple[str, str]], to: str) -> None:
+    """Press the language button; then each selector's text is its Japanese or English one."""
+    page.click("#lang")
+    assert page.evaluate("document.documentElement.lang") == to
+    for selector, (ja, en) in texts.items():
+        assert page.inner_text(selector) == (ja if to == "ja" else en), selector
 
 
 def test_the_kiosk_speaks_japanese_then_english(
@@ -20,21 +30,18 @@ def test_the_kiosk_speaks_japanese_then_english(
 ) -> None:
     assert deployment.branch is not None
     errors: list[str] = []
-    kiosk = _watched(browser, deployment.branch.kiosk_url, errors)
-    kiosk.goto("/")
-    kiosk.wait_for_selector("#screen-idle:not([hidden])")
-    assert kiosk.inner_text("#idle-title") == "ご用件をお選びください"
-    assert kiosk.inner_text("button[data-purpose=moving]") == "引っ越し"
-    kiosk.click("#lang")
-    assert kiosk.inner_text("#idle-title") == "What can we help you with?"
-    assert kiosk.inner_text("#lang") == "日本語"
-    assert kiosk.evaluate("document.documentElement.lang") == "en"
+    kiosk = _open(browser, deployment.branch.kiosk_url + "/", "#screen-idle:not([hidden])", errors)
+    welcome = {
+        "#idle-title": ("ご用件をお選びください", "What can we help you with?"),
+        "button[data-purpose=moving]": ("引っ越し", "Moving"),
+        "#lang": ("English", "日本語"),
+    }
+    assert kiosk.inner_text("#idle-title") == welcome["#idle-title"][0]
+    _toggle(kiosk, welcome, "en")
     kiosk.click("button[data-purpose=moving]")
     kiosk.wait_for_selector("#screen-check:not([hidden])")
-    assert kiosk.inner_text("#check-ok") == "Yes, start"
     assert kiosk.get_attribute("#mic-meter", "aria-label") == "Microphone level"
-    kiosk.click("#lang")
-    assert kiosk.inner_text("#check-ok") == "はい、はじめる"
+    _toggle(kiosk, {"#check-ok": ("はい、はじめる", "Yes, start")}, "ja")
     assert errors == []
 
 
@@ -43,12 +50,8 @@ def test_the_console_keeps_english_across_a_reload(
 ) -> None:
     assert deployment.hub is not None
     errors: list[str] = []
-    page = _watched(browser, deployment.hub.url, errors)
-    page.goto("/console/")
-    page.wait_for_selector("#login-view:not([hidden])")
-    assert page.inner_text("#login-title") == "職員ログイン"
-    page.click("#lang")
-    assert page.inner_text("#login-title") == "Staff login"
+    page = _open(browser, deployment.hub.url + "/console/", "#login-view:not([hidden])", errors)
+    _toggle(page, {"#login-title": ("職員ログイン", "Staff login")}, "en")
     page.reload()
     page.wait_for_selector("#login-view:not([hidden])")
     assert page.inner_text("#login-title") == "Staff login"

@@ -1,4 +1,4 @@
-"""The staff pages' texts (lib/texts.<lang>.json): every language has every key, with the same
+"""The staff pages' texts (lib/texts.<lang>.js): every language has every key, with the same
 placeholders, and every key the markup and the scripts name is there; and every file the pages
 and modules name is served."""
 

@@ -1,26 +1,23 @@
 // Texts for every staff page, and the page's language.
 //
-// Theory of operation: there is one table per language, texts.ja.json and texts.en.json next to
-// this module, loaded once when it is first imported. Each table holds one section per screen
-// (console, case, documents, intake, dashboard, board); a module asks for its section with
-// textsOf("case") and gets a function t: t(key) is the text under key in the page's language
-// (or a group of texts, such as "errors"; the key itself when there is none), and t(key, vars)
-// fills the text's `{name}` placeholders from vars. The tables are data, not code, so that
-// tests/staff_console/test_texts.py can check that every language has every key with the same
-// placeholders. Japanese comes first; English is chosen with the page's toggle and remembered in
-// localStorage ("mdg-lang").
+// Theory of operation: there is one table per language, texts.ja.js and texts.en.js next to this
+// module, each a plain object imported with the module graph (so the texts are there before any
+// page script runs: no fetch, no await, no moment where a click finds no handler). Each table
+// holds one section per screen (console, case, documents, intake, dashboard, board); a module
+// asks for its section with textsOf("case") and gets a function t: t(key) is the text under key
+// in the page's language (or a group of texts, such as "errors"; the key itself when there is
+// none), and t(key, vars) fills the text's `{name}` placeholders from vars. The tables hold data
+// only (JSON after `export default`), so that tests/staff_console/test_texts.py can read them and
+// check that every language has every key with the same placeholders. Japanese comes first;
+// English is chosen with the page's toggle and remembered in localStorage ("mdg-lang").
 
-const LANGUAGES = ["ja", "en"];
+import ja from "./texts.ja.js";
+import en from "./texts.en.js";
+
 const STORED = "mdg-lang";
 
-async function load(code) {
-  const res = await fetch(new URL(`./texts.${code}.json`, import.meta.url));
-  if (!res.ok) throw new Error(`texts.${code}.json: HTTP ${res.status}`);
-  return [code, await res.json()];
-}
-
 // Every language's table, by language code: for a page that shows several at once (the board).
-export const TEXTS = Object.fromEntries(await Promise.all(LANGUAGES.map(load)));
+export const TEXTS = { ja, en };
 
 let current = localStorage.getItem(STORED) === "en" ? "en" : "ja";
 

@@ -1,4 +1,6 @@
-{
+// The kiosk's texts in Japanese; texts.en.js has the same keys.
+// Data only (JSON inside `export default`), checked by tests/branch_client/test_kiosk_texts.py.
+export default {
   "welcome": "ご用件をお選びください",
   "moving": "引っ越し",
   "birth": "出生",
@@ -88,4 +90,4 @@
   "rate2": "不満",
   "rate1": "とても不満",
   "rating_skip": "答えない"
-}
+};

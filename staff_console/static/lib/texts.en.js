@@ -1,4 +1,6 @@
-{
+// The staff pages' texts in English, one section per screen; texts.ja.js has the same keys.
+// Data only (JSON inside `export default`), checked by tests/staff_console/test_texts.py.
+export default {
   "console": {
     "logout": "Log out",
     "login_title": "Staff login",
@@ -310,4 +312,4 @@
       "returned": "Please see the staff"
     }
   }
-}
+};

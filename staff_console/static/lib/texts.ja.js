@@ -1,4 +1,6 @@
-{
+// The staff pages' texts in Japanese, one section per screen; texts.en.js has the same keys.
+// Data only (JSON inside `export default`), checked by tests/staff_console/test_texts.py.
+export default {
   "console": {
     "logout": "ログアウト",
     "login_title": "職員ログイン",
@@ -310,4 +312,4 @@
       "returned": "窓口へお越しください"
     }
   }
-}
+};

@@ -1,4 +1,6 @@
-{
+// The kiosk's texts in English; texts.ja.js has the same keys.
+// Data only (JSON inside `export default`), checked by tests/branch_client/test_kiosk_texts.py.
+export default {
   "welcome": "What can we help you with?",
   "moving": "Moving",
   "birth": "Birth",
@@ -88,4 +90,4 @@
   "rate2": "Dissatisfied",
   "rate1": "Very dissatisfied",
   "rating_skip": "Skip"
-}
+};
