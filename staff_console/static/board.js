@@ -2,42 +2,26 @@
 // from waiting to the back office's answer. Ticket numbers and states only: nothing personal.
 // Japanese first, English beneath, in large type. Polls the hub every two seconds.
 
+import { $, el } from "./lib/dom.js";
+import { TEXTS } from "./lib/i18n.js";
+import { call } from "./lib/api.js";
+
 const POLL_MS = 2000;
 
-const STATES = {
-  submitted: { ja: "受付済み", en: "Submitted" },
-  processing: { ja: "処理中", en: "Processing" },
-  done: { ja: "完了", en: "Done" },
-  returned: { ja: "窓口へお越しください", en: "Please see the staff" },
-};
 const AFTER = ["returned", "submitted", "processing", "done"];
 const DONE_SHOWN = 6;  // the latest finished tickets; older ones have left the lobby
 
-const $ = (id) => document.getElementById(id);
 const branch = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] ?? "");
 const board = { tickets: [], updatedAt: null, error: null };
 
+// A ticket and, once it has left the counter, where its application is: in Japanese, the
+// English beneath.
 function item(ticket, state) {
-  const li = document.createElement("li");
-  li.className = "ticket";
-  li.dataset.ticket = ticket;
-  li.dataset.state = state;
-  const number = document.createElement("span");
-  number.className = "number";
-  number.textContent = ticket;
-  li.append(number);
-  const words = STATES[state];
-  if (words) {
-    const badge = document.createElement("span");
-    badge.className = "badge";
-    badge.append(words.ja);
-    const en = document.createElement("span");
-    en.className = "en";
-    en.textContent = words.en;
-    badge.append(en);
-    li.append(badge);
-  }
-  return li;
+  const ja = TEXTS.ja.board.states[state];
+  return el("li", { className: "ticket", dataset: { ticket, state } },
+    el("span", { className: "number", textContent: ticket }),
+    ja ? el("span", { className: "badge" }, ja, el("span", { className: "en", textContent: TEXTS.en.board.states[state] }))
+      : null);
 }
 
 function render() {
@@ -59,9 +43,9 @@ function tick() {
 
 async function poll() {
   try {
-    const res = await fetch(`/api/board/${encodeURIComponent(branch)}`, { cache: "no-store" });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    const body = await res.json();
+    const res = await call("GET", `/api/board/${encodeURIComponent(branch)}`, undefined, { cache: "no-store" });
+    if (!res.ok || !res.parsed) throw new Error(`HTTP ${res.status}`);
+    const body = res.data;
     board.tickets = body.tickets;
     board.updatedAt = body.generated_at;
     board.error = null;

@@ -2,75 +2,22 @@
 // the values shared by every form of the bundle (written once, from the card where it can), and
 // each form with those values filled in. Personal data lives in this page's memory only.
 
-const TEXT = {
-  ja: {
-    case_title: "手続き", life_event: "ライフイベント", conditions: "該当するもの", procedures: "手続き",
-    apply: "この手続きで進める", card_title: "マイナンバーカード", card_read: "カードを読む",
-    with_number: "マイナンバーも読む（必要な手続きのみ）", card_cancel: "読取を中止",
-    shared_title: "本人情報（各申請書に共通）", forms_title: "申請書", from_card: "カード",
-    from_staff: "職員入力", needs_entry: "要入力（カードから読めませんでした）", reveal: "表示",
-    hide: "隠す", number_masked: (last4) => `●●●● ●●●● ${last4}`, none: "—",
-    review: "住民に確認してもらう", confirmed: "確認済", not_confirmed: "未確認", asked: "住民が質問しています",
-    sign: "署名を依頼", signed: "署名済", submit: "申請を送信", submitted: (n, a) => `送信しました（受付 ${n}）。記入を省いた項目 ${a}`,
-    invalid: (n) => `${n} か所を直してください`, conflict: "他の職員が先に変更しました。新しい値をご確認ください。",
-    "err.not_confirmed": "すべての申請書を住民に確認してもらってから署名を依頼してください",
-    "step.insert": "住民の方にカードを置いていただいています…",
-    "step.pin": (n) => `住民の方が暗証番号を入力中です（残り ${n} 回）`,
-    "step.reading": "読み取り中…", "step.done": "読み取りました。",
-    "step.cancelled": "カード読取を中止しました。", "step.error": "読み取れませんでした：",
-    errors: {
-      wrong_pin: "暗証番号の誤り", card_blocked: "カードがロックされています（市役所のカード窓口で解除）",
-      no_card: "カードがありません", card_removed: "読取中にカードが外れました",
-      not_mynumber_card: "マイナンバーカードではありません", reader_unavailable: "カードリーダーが使えません",
-      several_readers: "複数のカードリーダーにカードがあります", card_error: "カードの読取エラー",
-      number_not_needed: "選んだ手続きにはマイナンバーは不要です",
-    },
-  },
-  en: {
-    case_title: "Procedures", life_event: "Life event", conditions: "Applies", procedures: "Procedures",
-    apply: "Use these procedures", card_title: "My Number card", card_read: "Read the card",
-    with_number: "Also read the My Number (only where a procedure needs it)", card_cancel: "Stop reading",
-    shared_title: "Resident (shared by every form)", forms_title: "Forms", from_card: "card",
-    from_staff: "staff", needs_entry: "enter by hand (the card did not decode)", reveal: "Show",
-    hide: "Hide", number_masked: (last4) => `•••• •••• ${last4}`, none: "—",
-    review: "Ask the resident to check", confirmed: "confirmed", not_confirmed: "not confirmed", asked: "the resident has a question",
-    sign: "Ask for the signature", signed: "signed", submit: "Submit", submitted: (n, a) => `Submitted (${n}). Entries avoided: ${a}`,
-    invalid: (n) => `${n} field(s) to correct`, conflict: "A colleague changed this first. Please check the new value.",
-    "err.not_confirmed": "The resident confirms every form before signing",
-    "step.insert": "The resident is placing the card…",
-    "step.pin": (n) => `The resident is typing the PIN (${n} tries left)`,
-    "step.reading": "Reading…", "step.done": "Read.",
-    "step.cancelled": "The card read was stopped.", "step.error": "Could not read: ",
-    errors: {
-      wrong_pin: "wrong PIN", card_blocked: "the card is locked (the city hall's card counter can unlock it)",
-      no_card: "no card", card_removed: "the card was pulled while reading",
-      not_mynumber_card: "not a My Number card", reader_unavailable: "the card reader is unavailable",
-      several_readers: "cards in several readers", card_error: "card error",
-      number_not_needed: "the chosen procedures do not need the My Number",
-    },
-  },
-};
-
-const el = (tag, { dataset, ...props } = {}, ...children) => {
-  const node = Object.assign(document.createElement(tag), props);
-  Object.assign(node.dataset, dataset ?? {});
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-};
+import { el } from "./lib/dom.js";
+import { errorText, lang, localized, textsOf } from "./lib/i18n.js";
+import { call, getJson } from "./lib/api.js";
 
 const FORM_REFS = new Set(["card.request", "session.procedures", "card.reveal", "form.edit", "form.review", "form.sign"]);
 
 export class CasePanel {
-  constructor(root, { send, lang }) {
+  constructor(root, { send }) {
     this.root = root;
     this.send = send;
-    this.lang = lang;
+    this.t = textsOf("case");
     this.catalog = null;
     this.reset(null);
   }
 
-  t(key) { return TEXT[this.lang()][key] ?? key; }
-  label(item) { return item?.[this.lang()] ?? item?.ja ?? ""; }
+  label(item) { return localized(item); }
 
   reset(session) {
     this.session = session;
@@ -96,10 +43,7 @@ export class CasePanel {
       return;
     }
     this.reset(session);
-    if (!this.catalog) {
-      const res = await fetch("/api/intake/catalog");
-      if (res.ok) this.catalog = await res.json();
-    }
+    this.catalog ??= await getJson("/api/intake/catalog");
     const events = this.catalog?.life_events ?? [];
     this.lifeEvent = (events.find((e) => e.purpose === purpose) ?? events[0])?.id ?? null;
     this.render();
@@ -205,18 +149,17 @@ export class CasePanel {
     this.render();
     for (let attempt = 0; attempt < 5; attempt++) {  // the same id: a retry lands once
       try {
-        const res = await fetch(`/api/intake/sessions/${this.session.id}/submit`, {
-          method: "POST", headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ application_id: this.applicationId }),
-        });
-        const body = await res.json();
+        const res = await call("POST", `/api/intake/sessions/${this.session.id}/submit`,
+                               { application_id: this.applicationId });
+        if (!res.parsed) throw new Error(`HTTP ${res.status}`);  // not the hub's answer: try again
+        const body = res.data;
         this.issues = {};
         if (res.ok) this.result = body;
         else {
           this.result = { error: body.error, count: (body.fields ?? []).length };
           for (const f of body.fields ?? []) {
             const name = f.form ? `form.${f.form}.${f.field}` : `shared.${f.field}`;
-            this.issues[name] = f[this.lang()] ?? f.ja;
+            this.issues[name] = f[lang()] ?? f.ja;
           }
         }
         break;
@@ -298,12 +241,11 @@ export class CasePanel {
     cancel.addEventListener("click", () => this.send({ type: "card.cancel", session_id: this.session.id }));
     let text = "";
     if (step) {
-      const s = this.t(`step.${step.step}`);
-      text = typeof s === "function" ? s(step.tries_left ?? "?") : s;
-      if (step.error) text += (step.step === "error" ? "" : " — ") + (this.t("errors")[step.error] ?? step.error);
+      text = this.t(`step.${step.step}`, { tries: step.tries_left ?? "?" });
+      if (step.error) text += (step.step === "error" ? "" : " — ") + errorText(this.t, step.error);
     }
     const problem = this.lastError;
-    if (problem) text = this.t("errors")[problem] ?? this.t(`err.${problem}`) ?? problem;
+    if (problem) text = errorText(this.t, problem);
     if (problem === "edit_conflict") text = this.t("conflict");
     box.append(el("label", { className: "check" }, withNumber, " ", this.t("with_number")), read, cancel,
                el("p", { id: "card-state", role: "status", textContent: text,
@@ -322,7 +264,7 @@ export class CasePanel {
     const entry = this.value("shared.my_number");
     const last4 = this.card?.my_number_last4 ?? entry?.value?.slice(-4);
     const out = el("span", { className: "my-number", id: "my-number",
-                             textContent: this.revealed ?? (entry ? this.t("number_masked")(last4) : this.t("none")) });
+                             textContent: this.revealed ?? (entry ? this.t("number_masked", { last4 }) : this.t("none")) });
     const toggle = el("button", { type: "button", className: "secondary small", id: "reveal-number",
                                   textContent: this.t(this.revealed ? "hide" : "reveal"), hidden: !entry || !this.card?.has_my_number });
     toggle.addEventListener("click", () => {
@@ -402,8 +344,9 @@ export class CasePanel {
                                   disabled: !this.draft?.signed || this.result?.pending });
     submit.addEventListener("click", () => this.submit());
     let text = "";
-    if (this.result?.application_id) text = this.t("submitted")(this.result.entry_id, this.result.entries?.avoided ?? "?");
-    else if (this.result?.error) text = this.result.count ? this.t("invalid")(this.result.count) : this.result.error;
+    if (this.result?.application_id) {
+      text = this.t("submitted", { entry: this.result.entry_id, avoided: this.result.entries?.avoided ?? "?" });
+    } else if (this.result?.error) text = this.result.count ? this.t("invalid", { count: this.result.count }) : this.result.error;
     return el("div", { className: "case-actions" }, sign,
               el("span", { className: "badge card", textContent: this.t("signed"), hidden: !this.draft?.signed }),
               submit, el("p", { id: "submit-state", role: "status", textContent: text }));

@@ -5,70 +5,16 @@ import { CasePanel } from "./case.js";
 import { IntakeView, returnedNotice } from "./intake.js";
 import { DocumentViewer } from "./viewer.js";
 import { SupervisorDashboard } from "./dashboard.js";
+import { $ } from "./lib/dom.js";
+import { applyTexts, catalogLabel, errorText, lang, textsOf, toggleLang } from "./lib/i18n.js";
+import * as api from "./lib/api.js";
 
-const TEXT = {
-  ja: {
-    logout: "ログアウト", login_title: "職員ログイン", username: "ユーザー名", password: "パスワード",
-    login: "ログイン", workspace: "相談業務", ready: "次の方を受け付ける", away: "離席",
-    accept: "応答", decline: "辞退", hold: "保留", unhold: "保留解除", transfer: "転送",
-    transfer_to: "転送先", colleague: "職員ID", invite: "参加依頼", leave: "退出", end: "終了",
-    finish: "完了", wrap_up_note: "後処理中です。終わったら「完了」を押してください。",
-    bad_credentials: "ユーザー名またはパスワードが違います。", login_failed: "ログインできませんでした。",
-    online: "接続中", offline: "再接続しています…", connecting: "接続しています…",
-    "state.available": "受付中", "state.ringing": "着信中", "state.busy": "対応中",
-    "state.wrap_up": "後処理中", "state.away": "離席中", "state.offline": "オフライン",
-    idle: "「次の方を受け付ける」を押すと、順番の方につながります。", waiting_offer: "次の方をお待ちしています…",
-    ringing: "住民の方からの着信です。", invited: "同席の依頼です。", calling: "住民の方と接続しています…",
-    in_call: "通話中", on_hold: "保留中", ended: "終了しました", withdrawn: "着信は取り下げられました。",
-    camera_failed: "カメラまたはマイクを使えません。", purpose: "用件", terminal: "端末", ticket: "受付番号",
-    priority: "優先", needs: "配慮", lang_need: "通訳", hearing_need: "聴覚支援", seconds: "秒",
-    transferred_from: "転送元", with: "同席",
-    device_camera: "端末のカメラ", device_microphone: "端末のマイク",
-    branch_title: "支所の端末", col_terminal: "端末", col_link: "接続", col_devices: "機器",
-    col_session: "受付", start_title: "受付を開始する", start: "開始", cancel: "取消",
-    online_yes: "接続中", online_no: "未接続", none: "—", camera: "カメラ", microphone: "マイク",
-    "health.ok": "正常", "health.idle": "待機",
-    "session.waiting": "待ち", "session.offered": "呼出中", "session.connected": "対応中",
-    "session.on_hold": "保留中", "session.wrap_up": "後処理",
-    "health.failed": "が使えません（外れた可能性があります）", "health.missing": "が見つかりません",
-    "health.in_use": "が他で使われています",
-  },
-  en: {
-    logout: "Log out", login_title: "Staff login", username: "Username", password: "Password",
-    login: "Log in", workspace: "Counter", ready: "Take residents", away: "Away",
-    accept: "Answer", decline: "Decline", hold: "Hold", unhold: "Resume", transfer: "Transfer",
-    transfer_to: "Transfer to", colleague: "Staff ID", invite: "Invite", leave: "Leave", end: "End",
-    finish: "Done", wrap_up_note: "Wrap-up. Press “Done” when finished.",
-    bad_credentials: "Wrong username or password.", login_failed: "Could not log in.",
-    online: "Online", offline: "Reconnecting…", connecting: "Connecting…",
-    "state.available": "Available", "state.ringing": "Ringing", "state.busy": "In a session",
-    "state.wrap_up": "Wrap-up", "state.away": "Away", "state.offline": "Offline",
-    idle: "Press “Take residents” to be connected to the next resident.", waiting_offer: "Waiting for the next resident…",
-    ringing: "A resident is calling.", invited: "You are asked to join a session.", calling: "Connecting to the resident…",
-    in_call: "In call", on_hold: "On hold", ended: "Ended", withdrawn: "The call was withdrawn.",
-    camera_failed: "Camera or microphone unavailable.", purpose: "Purpose", terminal: "Terminal", ticket: "Ticket",
-    priority: "Priority", needs: "Needs", lang_need: "Interpreter", hearing_need: "Hearing support", seconds: "s",
-    transferred_from: "From", with: "With",
-    device_camera: "Terminal camera", device_microphone: "Terminal microphone",
-    branch_title: "Branch terminals", col_terminal: "Terminal", col_link: "Link", col_devices: "Devices",
-    col_session: "Session", start_title: "Start a session", start: "Start", cancel: "Cancel",
-    online_yes: "online", online_no: "offline", none: "—", camera: "camera", microphone: "microphone",
-    "health.ok": "ok", "health.idle": "idle",
-    "session.waiting": "waiting", "session.offered": "ringing", "session.connected": "in session",
-    "session.on_hold": "on hold", "session.wrap_up": "wrap-up",
-    "health.failed": " is not working (unplugged?)", "health.missing": " was not found",
-    "health.in_use": " is in use elsewhere",
-  },
-};
-
-let lang = localStorage.getItem("mdg-lang") === "en" ? "en" : "ja";
-const t = (key) => TEXT[lang][key] ?? key;
-const $ = (id) => document.getElementById(id);
+const t = textsOf("console");
+const label = (kind, key) => catalogLabel(state.catalog, kind, key);
 
 const state = {
   me: null,
   catalog: { purposes: {}, skills: {}, priorities: {} },
-  socket: null,
   myState: "offline",
   statusSession: null,  // the session the hub says we hold (also during wrap-up)
   statusVersion: 0,
@@ -85,14 +31,12 @@ const state = {
 };
 
 const epochMs = () => performance.timeOrigin + performance.now();
-const label = (kind, key) => state.catalog[kind]?.[key]?.[lang] ?? key;
 
 function render() {
-  document.documentElement.lang = lang;
-  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
-  for (const el of document.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
-  $("lang").textContent = lang === "ja" ? "English" : "日本語";
-  const online = state.socket !== null;
+  document.documentElement.lang = lang();
+  applyTexts(document, t);
+  $("lang").textContent = lang() === "ja" ? "English" : "日本語";
+  const online = hub.open;
   $("ready").disabled = !online || !["away", "offline"].includes(state.myState);
   $("away").disabled = !online || state.myState !== "available";
   $("my-state").dataset.state = state.myState;
@@ -153,25 +97,15 @@ function setStatus(key) {
 
 // -- login ---------------------------------------------------------------------------------
 
-async function fetchJson(path) {
-  const res = await fetch(path, { credentials: "same-origin" });
-  return res.ok ? res.json() : null;
-}
-
 async function onLogin(event) {
   event.preventDefault();
   $("login-error").textContent = "";
-  const res = await fetch("/api/login", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ username: $("username").value, password: $("password").value }),
-  });
-  if (!res.ok) {
-    const body = await res.json().catch(() => ({}));
-    $("login-error").textContent = t(body.error === "bad_credentials" ? "bad_credentials" : "login_failed");
+  const res = await api.login($("username").value, $("password").value);
+  if (!res.ok || !res.parsed) {
+    $("login-error").textContent = errorText(t, res.data.error, t("login_failed"));
     return;
   }
-  showFor(await res.json());
+  showFor(res.data);
 }
 
 function showFor(me) {
@@ -181,27 +115,35 @@ function showFor(me) {
   else showWorkspace(me);
 }
 
-async function showIntake(me) {
+// Logged in as `me`: the login form gives way to `view` (when the page shows it, not a panel of
+// its own) and the header names who is logged in.
+function enter(me, view = null) {
   state.me = me;
   $("login-view").hidden = true;
+  if (view) $(view).hidden = false;
   $("who").hidden = false;
   $("who-name").textContent = `${me.display_name} (${me.role})`;
-  connect(0);
+}
+
+async function loadCatalog() {
+  state.catalog = (await api.getJson("/api/catalog")) ?? state.catalog;
+}
+
+async function showIntake(me) {
+  enter(me);
+  connect();
   await intakeView.show();
 }
 
 async function showSupervisor(me) {
-  state.me = me;
-  $("login-view").hidden = true;
-  $("who").hidden = false;
-  $("who-name").textContent = `${me.display_name} (${me.role})`;
-  state.catalog = (await fetchJson("/api/catalog")) ?? state.catalog;
-  connect(0);
+  enter(me);
+  await loadCatalog();
+  connect();
   await dashboard.show(state.catalog);
 }
 
 async function onLogout() {
-  await fetch("/api/logout", { method: "POST" });
+  await api.logout();
   location.reload();
 }
 
@@ -210,15 +152,11 @@ async function onLogout() {
 let branchTimer = null;
 
 async function showBranch(me) {
-  state.me = me;
-  $("login-view").hidden = true;
-  $("branch-view").hidden = false;
-  $("who").hidden = false;
-  $("who-name").textContent = `${me.display_name} (${me.role})`;
-  state.catalog = (await fetchJson("/api/catalog")) ?? state.catalog;
+  enter(me, "branch-view");
+  await loadCatalog();
   fillSelect($("start-purpose"), state.catalog.purposes, "purposes");
   fillSelect($("start-priority"), state.catalog.priorities, "priorities");
-  connect(0);
+  connect();
   await refreshBranch();
   branchTimer ??= setInterval(refreshBranch, 2000);
 }
@@ -232,7 +170,7 @@ function health(value) {
 }
 
 async function refreshBranch() {
-  const body = await fetchJson("/api/branch/terminals");
+  const body = await api.getJson("/api/branch/terminals");
   if (!body) return;
   state.terminals = body.terminals;
   const rows = body.terminals.map((term) => {
@@ -292,17 +230,13 @@ function showLogin() {
 }
 
 async function showWorkspace(me) {
-  state.me = me;
-  $("login-view").hidden = true;
-  $("workspace-view").hidden = false;
-  $("who").hidden = false;
-  $("who-name").textContent = `${me.display_name} (${me.role})`;
-  state.catalog = (await fetchJson("/api/catalog")) ?? state.catalog;
+  enter(me, "workspace-view");
+  await loadCatalog();
   setStatus("idle");
   startCamera();
-  connect(0);
+  connect();
   if (me.role === "specialist") {
-    const notice = () => returnedNotice($("returned-notice"), () => lang).catch(() => {});
+    const notice = () => returnedNotice($("returned-notice")).catch(() => {});
     notice();
     setInterval(notice, 30_000);  // the back office's returns: a notice, not a live figure
   }
@@ -310,33 +244,15 @@ async function showWorkspace(me) {
 
 // -- signaling -----------------------------------------------------------------------------
 
-function connect(attempt) {
-  const link = $("link-state");
-  link.dataset.state = attempt === 0 ? "connecting" : "offline";
-  render();
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/ws`);
-  let opened = false;
-  ws.onopen = () => {
-    opened = true;
-    state.socket = ws;
-    link.dataset.state = "online";
+const hub = new api.HubSocket({
+  onState(linkState) {
+    $("link-state").dataset.state = linkState;
     render();
-  };
-  ws.onmessage = (event) => onMessage(JSON.parse(event.data));
-  ws.onclose = () => {
-    state.socket = null;
-    link.dataset.state = "offline";
-    render();
-    const next = opened ? 1 : attempt + 1;
-    const delay = Math.min(10000, 250 * 2 ** Math.min(next, 6)) * (0.5 + Math.random());
-    setTimeout(() => connect(next), delay);
-  };
-}
-
-function send(message) {
-  if (state.socket?.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify(message));
-}
+  },
+  onMessage: (msg) => onMessage(msg),
+});
+const send = (message) => hub.send(message);
+const connect = () => hub.connect();
 
 async function onMessage(msg) {
   casePanel.onMessage(msg);
@@ -527,7 +443,7 @@ window.madoguchiConsole = {
   get terminals() { return state.terminals ?? []; },
   get timings() { return { ...state.marks }; },
   get intake() { return intakeView.snapshot(); },
-  async returned() { return returnedNotice($("returned-notice"), () => lang); },
+  async returned() { return returnedNotice($("returned-notice")); },
   get case() { return casePanel.snapshot(); },
   get documents() { return documentViewer.snapshot(); },
   async inboundStats() {
@@ -564,18 +480,17 @@ $("finish").addEventListener("click", () => {
   if (id) send({ type: "session.finish", session_id: id });
 });
 $("lang").addEventListener("click", () => {
-  lang = lang === "ja" ? "en" : "ja";
-  localStorage.setItem("mdg-lang", lang);
+  toggleLang();
   casePanel.render();
   if (!$("intake-view").hidden) intakeView.render();
   documentViewer.render();
   if (state.me) setStatus(state.phase); else render();
 });
 
-const casePanel = new CasePanel($("case"), { send, lang: () => lang });
-const intakeView = new IntakeView($("intake-view"), { lang: () => lang });
-const documentViewer = new DocumentViewer($("documents"), { send, lang: () => lang });
-const dashboard = new SupervisorDashboard($("supervisor-view"), { send, lang: () => lang });
+const casePanel = new CasePanel($("case"), { send });
+const intakeView = new IntakeView($("intake-view"));
+const documentViewer = new DocumentViewer($("documents"), { send });
+const dashboard = new SupervisorDashboard($("supervisor-view"), { send });
 
-const me = await fetchJson("/api/me");
+const me = await api.me();
 if (me) showFor(me); else showLogin();

@@ -5,89 +5,11 @@
 // and after every reconnection, by GET /api/supervisor/snapshot. Figures and ticket metadata
 // only: nothing about a resident as a person.
 
-const TEXT = {
-  ja: {
-    title: "運用状況", updated: "更新", alerts: "警告", no_alerts: "警告はありません",
-    served: "本日の対応件数", avg_wait: "平均待ち時間", avg_handle: "平均対応時間",
-    abandonment: "放棄率", service_level: (s) => `${Math.round(s / 60)}分以内の応答率`,
-    avoided: "書かずに済んだ記入", satisfaction: "満足度", waiting_now: "現在の待ち人数",
-    ratings: (n) => `${n}件の評価`, items: "項目", people: "人",
-    skills_title: "業務ごとの状況", col_skill: "業務", col_waiting: "待ち", col_ringing: "呼出中",
-    col_longest: "最長待ち", col_staff: "受付可 / 稼働", col_served: "本日対応", col_level: "状態",
-    specialists_title: "職員", col_name: "氏名", col_state: "状態", col_since: "経過",
-    col_skills: "スキル", col_actions: "操作", make_available: "受付可にする", make_away: "離席にする",
-    edit_skills: "スキル変更", save: "保存", cancel: "取消",
-    waiting_title: "お待ちの方", col_ticket: "番号", col_branch: "支所", col_priority: "優先",
-    col_waited: "待ち時間", col_move: "移動先", move: "移動", none_waiting: "お待ちの方はいません",
-    more_waiting: (n) => `ほか${n}件`,
-    branches_title: "支所ごとの状況", col_in_session: "対応中", col_on_hold: "保留",
-    sessions: "受付", none: "—",
-    chart_hours: "時間帯別の来庁と対応", chart_wait: "時間帯別の平均待ち時間", chart_staff: "職員の状態",
-    arrivals: "受付", served_short: "対応", minutes: "分",
-    level: { ok: "正常", warn: "注意", alert: "警告" },
-    kind: { longest_wait_s: "最長待ち", waiting: "待ち人数", abandonment_rate: "放棄率" },
-    threshold: "基準",
-    state: { available: "受付可", ringing: "呼出中", busy: "対応中", wrap_up: "後処理", away: "離席", offline: "オフライン" },
-    session: { waiting: "待ち", offered: "呼出中", connected: "対応中", on_hold: "保留中" },
-    errors: {
-      offline: "その職員は接続していません。", busy: "その職員は対応中のため変更できません。",
-      not_waiting: "その番号はもう待っていません。", no_such_specialist: "その職員は見つかりません。",
-      unknown_skill: "そのスキルはありません。", no_skills: "スキルを一つ以上選んでください。",
-      bad_target: "移動先が正しくありません。",
-      no_such_session: "その番号は見つかりません。", not_allowed: "権限がありません。",
-    },
-  },
-  en: {
-    title: "Operations", updated: "Updated", alerts: "Alerts", no_alerts: "No alerts",
-    served: "Residents served today", avg_wait: "Average wait", avg_handle: "Average handling",
-    abandonment: "Abandonment", service_level: (s) => `Answered within ${Math.round(s / 60)} min`,
-    avoided: "Entries not handwritten", satisfaction: "Satisfaction", waiting_now: "Waiting now",
-    ratings: (n) => `${n} ratings`, items: "entries", people: "",
-    skills_title: "By skill", col_skill: "Skill", col_waiting: "Waiting", col_ringing: "Ringing",
-    col_longest: "Longest wait", col_staff: "Available / at work", col_served: "Served today", col_level: "Status",
-    specialists_title: "Specialists", col_name: "Name", col_state: "State", col_since: "For",
-    col_skills: "Skills", col_actions: "Actions", make_available: "Make available", make_away: "Set away",
-    edit_skills: "Skills…", save: "Save", cancel: "Cancel",
-    waiting_title: "Waiting tickets", col_ticket: "Ticket", col_branch: "Branch", col_priority: "Priority",
-    col_waited: "Waiting for", col_move: "Move to", move: "Move", none_waiting: "Nobody is waiting",
-    more_waiting: (n) => `and ${n} more`,
-    branches_title: "By branch", col_in_session: "In session", col_on_hold: "On hold",
-    sessions: "Sessions", none: "—",
-    chart_hours: "Arrivals and served by hour", chart_wait: "Average wait by hour", chart_staff: "Specialists by state",
-    arrivals: "arrivals", served_short: "served", minutes: "min",
-    level: { ok: "OK", warn: "Watch", alert: "Alert" },
-    kind: { longest_wait_s: "Longest wait", waiting: "Waiting", abandonment_rate: "Abandonment" },
-    threshold: "threshold",
-    state: { available: "Available", ringing: "Ringing", busy: "In session", wrap_up: "Wrap-up", away: "Away", offline: "Offline" },
-    session: { waiting: "waiting", offered: "ringing", connected: "in session", on_hold: "on hold" },
-    errors: {
-      offline: "That specialist is not connected.", busy: "That specialist is in a session; try later.",
-      not_waiting: "That ticket is no longer waiting.", no_such_specialist: "No such specialist.",
-      unknown_skill: "No such skill.", no_skills: "Choose at least one skill.",
-      bad_target: "Not a valid target.",
-      no_such_session: "No such ticket.", not_allowed: "Not allowed.",
-    },
-  },
-};
+import { el, svg } from "./lib/dom.js";
+import { catalogLabel, errorText, lang, textsOf } from "./lib/i18n.js";
+import { getJson } from "./lib/api.js";
 
 const STATE_ORDER = ["available", "ringing", "busy", "wrap_up", "away", "offline"];
-const SVG = "http://www.w3.org/2000/svg";
-
-const el = (tag, { dataset, className, ...props } = {}, ...children) => {
-  const node = Object.assign(document.createElement(tag), props);
-  if (className) node.className = className;
-  Object.assign(node.dataset, dataset ?? {});
-  node.append(...children.filter((c) => c !== null && c !== undefined && c !== false));
-  return node;
-};
-
-const svg = (tag, attrs = {}, ...children) => {
-  const node = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  node.append(...children);
-  return node;
-};
-
 export function duration(seconds) {
   if (seconds === null || seconds === undefined) return "—";
   const s = Math.max(0, Math.round(seconds));
@@ -100,10 +22,10 @@ export function duration(seconds) {
 const percent = (share) => (share === null || share === undefined ? "—" : `${(share * 100).toFixed(1)}%`);
 
 export class SupervisorDashboard {
-  constructor(root, { send, lang }) {
+  constructor(root, { send }) {
     this.root = root;
     this.send = send;
-    this.lang = lang;
+    this.t = textsOf("dashboard");
     this.catalog = { skills: {}, priorities: {} };
     this.snap = null;
     this.offsetS = 0;       // server clock minus ours, from the snapshot's generated_at
@@ -121,17 +43,12 @@ export class SupervisorDashboard {
     };
   }
 
-  t(key, ...args) {
-    const value = TEXT[this.lang()][key] ?? key;
-    return typeof value === "function" ? value(...args) : value;
-  }
-
   word(group, key) {
-    return TEXT[this.lang()][group]?.[key] ?? key;
+    return this.t(group)[key] ?? key;
   }
 
   label(kind, key) {
-    return this.catalog[kind]?.[key]?.[this.lang()] ?? key;
+    return catalogLabel(this.catalog, kind, key);
   }
 
   async show(catalog) {
@@ -144,8 +61,8 @@ export class SupervisorDashboard {
   }
 
   async refresh() {
-    const res = await fetch("/api/supervisor/snapshot", { credentials: "same-origin" });
-    if (res.ok) this.update(await res.json());
+    const snap = await getJson("/api/supervisor/snapshot");
+    if (snap) this.update(snap);
   }
 
   onMessage(msg) {
@@ -153,7 +70,7 @@ export class SupervisorDashboard {
     if (msg.type === "hello") this.refresh();  // (re)connected: do not wait for a change
     else if (msg.type === "supervisor.snapshot") this.update(msg.snapshot);
     else if (msg.type === "error" && msg.ref_type?.startsWith("supervisor.")) {
-      this.error = this.word("errors", msg.code) === msg.code ? msg.message : this.word("errors", msg.code);
+      this.error = errorText(this.t, msg.code, msg.message);
       this.render();
     }
   }
@@ -213,7 +130,7 @@ export class SupervisorDashboard {
       parts.push(
         el("p", { className: "updated", id: "sup-updated" },
            `${this.t("updated")} ${new Date(snap.generated_at * 1000).toLocaleTimeString(
-             this.lang() === "ja" ? "ja-JP" : "en-GB", { timeZone: "Asia/Tokyo" })}`),
+             lang() === "ja" ? "ja-JP" : "en-GB", { timeZone: "Asia/Tokyo" })}`),
         this.alerts(snap), this.tiles(snap), this.charts(snap), this.skills(snap),
         this.specialists(snap), this.waiting(snap), this.branches(snap), this.intake(snap),
       );
@@ -226,17 +143,14 @@ export class SupervisorDashboard {
   intake(snap) {
     const intake = snap.intake;
     if (!intake) return null;
-    const ja = this.lang() === "ja";
-    const names = ja ? { queued: "受付待ち", claimed: "処理中", done: "完了", returned: "差し戻し", dead: "配信不能" }
-      : { queued: "queued", claimed: "being processed", done: "done", returned: "returned", dead: "dead letters" };
     const counts = el("p", { className: "intake-counts" }, ...Object.entries(intake.counts).map(([s, n]) =>
-      el("span", { className: `pill intake-${s}`, dataset: { state: s } }, `${names[s] ?? s} ${n}`)));
+      el("span", { className: `pill intake-${s}`, dataset: { state: s } }, `${this.word("intake_state", s)} ${n}`)));
     const rows = intake.dead.map((d) => el("tr", { dataset: { application: d.application_id } },
       el("td", {}, d.application_id.slice(0, 8)), el("td", {}, d.submitted_by ?? ""), el("td", {}, String(d.deliveries))));
     return el("section", { id: "sup-intake" },
-      el("h3", {}, ja ? "集中事務センター" : "Central intake"), counts,
+      el("h3", {}, this.t("intake_title")), counts,
       rows.length ? el("table", { className: "terminals", id: "sup-dead" },
-        el("caption", {}, ja ? "配信不能の申請（処理されないまま何度も配られたもの）" : "Dead letters (delivered repeatedly, never finished)"),
+        el("caption", {}, this.t("dead_caption")),
         ...rows) : null);
   }
 
@@ -263,7 +177,7 @@ export class SupervisorDashboard {
       const what = a.kind === "abandonment_rate" ? percent(a.value) : a.kind === "waiting" ? `${a.value}` : duration(a.value);
       const limit = a.kind === "abandonment_rate" ? percent(a.threshold) : a.kind === "waiting" ? `${a.threshold}` : duration(a.threshold);
       const scope = a.skill ? `${this.label("skills", a.skill)}: ` : "";
-      const bound = this.lang() === "ja" ? `（${this.t("threshold")} ${limit}）` : ` (${this.t("threshold")} ${limit})`;
+      const bound = this.t("bound", { limit });
       return el("li", { className: `level-${a.level}`, dataset: { kind: a.kind, skill: a.skill ?? "", level: a.level } },
         `${this.word("level", a.level)} — ${scope}${this.word("kind", a.kind)} ${what}${bound}`);
     });
@@ -283,10 +197,10 @@ export class SupervisorDashboard {
       tile("avg-wait", this.t("avg_wait"), duration(d.avg_wait_s)),
       tile("avg-handle", this.t("avg_handle"), duration(d.avg_handle_s)),
       tile("abandonment", this.t("abandonment"), percent(d.abandonment_rate)),
-      tile("service-level", this.t("service_level", snap.service_level_s), percent(d.service_level)),
+      tile("service-level", this.t("service_level", { minutes: Math.round(snap.service_level_s / 60) }), percent(d.service_level)),
       tile("avoided", this.t("avoided"), String(d.entries_avoided), this.t("items")),
       tile("satisfaction", this.t("satisfaction"), d.rating_mean === null ? "—" : `${d.rating_mean.toFixed(1)} / 5`,
-           this.t("ratings", d.rating_count)),
+           this.t("ratings", { count: d.rating_count })),
     );
   }
 
@@ -366,7 +280,7 @@ export class SupervisorDashboard {
       rows.length ? this.table("sup-waiting", [this.t("col_ticket"), this.t("col_skill"), this.t("col_branch"),
         this.t("col_priority"), this.t("col_waited"), this.t("col_move")], rows)
         : el("p", { className: "quiet", id: "sup-waiting" }, this.t("none_waiting")),
-      more > 0 ? el("p", { className: "quiet" }, this.t("more_waiting", more)) : null);
+      more > 0 ? el("p", { className: "quiet" }, this.t("more_waiting", { count: more })) : null);
   }
 
   branches(snap) {

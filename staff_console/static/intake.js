@@ -3,45 +3,16 @@
 // PDF record, then mark it done or return it with a reason; returned and dead-lettered
 // applications in a list. Also the specialist's notice of applications returned to them.
 
-const TEXT = {
-  ja: {
-    title: "集中事務センター（申請の受付）", claim: "次の申請を受け取る", none: "処理待ちの申請はありません。",
-    done: "処理完了", return: "差し戻す", reason: "差し戻しの理由", pdf: "PDF（記録）", refresh: "更新",
-    counts: "件数", recent: "申請の一覧", form: "申請書", value: "内容", from: "入力元",
-    "state.queued": "受付待ち", "state.claimed": "処理中", "state.done": "完了", "state.returned": "差し戻し",
-    "state.dead": "配信不能", "src.card": "カード", "src.staff": "職員", "src.resident": "住民", "src.preset": "既定",
-    need_reason: "理由を入力してください", returned_title: (n) => `差し戻された申請が ${n} 件あります`,
-    signature: "署名", entries: (p, r) => `紙なら ${p} 項目 → 住民の記入 ${r}`,
-  },
-  en: {
-    title: "Central intake (back office)", claim: "Claim the next application", none: "No application is waiting.",
-    done: "Done", return: "Return", reason: "Reason for returning", pdf: "PDF record", refresh: "Refresh",
-    counts: "Counts", recent: "Applications", form: "Form", value: "Value", from: "From",
-    "state.queued": "queued", "state.claimed": "being processed", "state.done": "done", "state.returned": "returned",
-    "state.dead": "dead letter", "src.card": "card", "src.staff": "staff", "src.resident": "resident", "src.preset": "preset",
-    need_reason: "Please give a reason", returned_title: (n) => `${n} application(s) were returned to you`,
-    signature: "signature", entries: (p, r) => `${p} entries on paper → ${r} by the resident`,
-  },
-};
+import { el } from "./lib/dom.js";
+import { localized, textsOf } from "./lib/i18n.js";
+import { call } from "./lib/api.js";
 
-const el = (tag, { dataset, ...props } = {}, ...children) => {
-  const node = Object.assign(document.createElement(tag), props);
-  Object.assign(node.dataset, dataset ?? {});
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-};
-
-async function call(method, path, body) {
-  const res = await fetch(path, { method, headers: { "Content-Type": "application/json" },
-                                  body: body === undefined ? undefined : JSON.stringify(body) });
-  const data = await res.json().catch(() => ({}));
-  return { ok: res.ok, status: res.status, data };
-}
+const t = textsOf("intake");
 
 export class IntakeView {
-  constructor(root, { lang }) {
+  constructor(root) {
     this.root = root;
-    this.lang = lang;
+    this.t = t;
     this.current = null;   // the claimed application (status + record)
     this.list = [];
     this.counts = {};
@@ -49,8 +20,7 @@ export class IntakeView {
     this.message = "";
   }
 
-  t(key) { return TEXT[this.lang()][key] ?? key; }
-  label(item) { return item?.[this.lang()] ?? item?.ja ?? ""; }
+  label(item) { return localized(item); }
 
   async show() {
     this.root.hidden = false;
@@ -101,7 +71,7 @@ export class IntakeView {
     const record = app.record ?? {};
     const box = el("article", { className: "intake-app", id: "intake-current", dataset: { application: app.application_id } },
       el("h4", { textContent: `${app.application_id} · ${this.t(`state.${app.state}`)}` }),
-      record.entries ? el("p", { textContent: this.t("entries")(record.entries.paper, record.entries.resident) }) : null,
+      record.entries ? el("p", { textContent: this.t("entries", { paper: record.entries.paper, resident: record.entries.resident }) }) : null,
       el("a", { href: `/api/intake/applications/${app.application_id}/pdf`, target: "_blank", textContent: this.t("pdf") }));
     for (const [pid, values] of Object.entries(record.forms ?? {})) {
       const p = this.procedure(pid);
@@ -160,12 +130,11 @@ export class IntakeView {
 }
 
 // For specialists: applications the back office returned to them.
-export async function returnedNotice(root, lang) {
+export async function returnedNotice(root) {
   const res = await call("GET", "/api/intake/returned");
   const apps = res.ok ? res.data.applications : [];
   root.hidden = apps.length === 0;
-  const t = (k) => TEXT[lang()][k];
-  root.replaceChildren(el("strong", { textContent: t("returned_title")(apps.length) }),
+  root.replaceChildren(el("strong", { textContent: t("returned_title", { count: apps.length }) }),
     el("ul", {}, ...apps.map((a) => el("li", { dataset: { application: a.application_id },
                                                textContent: `${a.application_id.slice(0, 8)} — ${a.reason ?? ""}` }))));
   return apps;

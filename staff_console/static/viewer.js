@@ -5,73 +5,27 @@
 // Pages come from the hub with the login cookie (same origin, never cached); nothing is kept
 // after the session.
 
-const TEXT = {
-  ja: {
-    title: "書類", capture: "書類を撮る", next_page: "次のページ", pages: "ページ一覧",
-    fit: "全体", actual: "100%", zoom_in: "拡大", zoom_out: "縮小", rotate: "回転",
-    original: "原本", corrected: "補正後", mark_mode: "範囲を示す", mark_clear: "印を消す",
-    empty: "書類はまだありません。「書類を撮る」を押すと、住民の方に書類を置いていただきます。",
-    doc: (n) => `書類${n}`, page: (n) => `${n}ページ`, page_short: (n) => `p.${n}`,
-    asked: "撮影を依頼しました…", marked: "住民の方の画面に範囲を示しました。", cleared: "印を消しました。",
-    "step.placing": "住民の方が書類を置いています…", "step.capturing": "撮影中…",
-    "step.processing": "ページを補正中…", "step.uploading": "送信中…", "step.done": "受け取りました。",
-    "step.error": "撮れませんでした：", "step.cancelled": "撮影を中止しました。",
-    errors: {
-      no_document: "書類が見つかりません", blank_page: "白紙のようです", not_an_image: "画像ではありません",
-      corrupt_image: "画像が壊れています", image_too_large: "画像が大きすぎます",
-      unsupported_format: "対応していない形式です", camera_unavailable: "書画カメラが使えません",
-      upload_failed: "送信できませんでした", document_error: "書類の処理でエラーが起きました",
-      illegal_state: "通話中ではありません", no_such_session: "この受付は終わっています",
-      no_such_document: "その書類はこの受付のものではありません", bad_region: "範囲がページの外です",
-      rate_limited: "操作が速すぎます", load_failed: "画像を読み込めませんでした",
-    },
-  },
-  en: {
-    title: "Documents", capture: "Capture a document", next_page: "Next page", pages: "Pages",
-    fit: "Fit", actual: "100%", zoom_in: "Zoom in", zoom_out: "Zoom out", rotate: "Rotate",
-    original: "Original", corrected: "Corrected", mark_mode: "Mark a region", mark_clear: "Clear mark",
-    empty: "No documents yet. “Capture a document” asks the resident to place one.",
-    doc: (n) => `Doc ${n}`, page: (n) => `page ${n}`, page_short: (n) => `p.${n}`,
-    asked: "Capture requested…", marked: "The region is shown on the resident's screen.", cleared: "Mark cleared.",
-    "step.placing": "The resident is placing the document…", "step.capturing": "Capturing…",
-    "step.processing": "Straightening the page…", "step.uploading": "Sending…", "step.done": "Received.",
-    "step.error": "Could not capture: ", "step.cancelled": "Capture cancelled.",
-    errors: {
-      no_document: "no document found", blank_page: "the page looks blank", not_an_image: "not an image",
-      corrupt_image: "the image is damaged", image_too_large: "the image is too large",
-      unsupported_format: "unsupported format", camera_unavailable: "the document camera is unavailable",
-      upload_failed: "the upload failed", document_error: "document processing failed",
-      illegal_state: "not in a call", no_such_session: "this session is over",
-      no_such_document: "that document is not this session's", bad_region: "the region is outside the page",
-      rate_limited: "too fast", load_failed: "the image did not load",
-    },
-  },
-};
+import { el } from "./lib/dom.js";
+import { errorText, textsOf } from "./lib/i18n.js";
+import { getJson } from "./lib/api.js";
 
 const MAX_SCALE = 4;
 const STEP = 1.25;
 const UNITS = 10000;  // marks are in ten-thousandths of the page's width and height
 const REFS = new Set(["document.capture", "document.mark"]);
 
-const el = (tag, props = {}, ...children) => {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-};
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 
 export class DocumentViewer {
-  constructor(root, { send, lang }) {
+  constructor(root, { send }) {
     this.root = root;
     this.send = send;
-    this.lang = lang;
+    this.t = textsOf("documents");
     this.thumbs = new Map();  // `${id}@${sha}` -> the thumbnail's <img>, kept across renders
     this.build();
     this.reset(null);
     new ResizeObserver(() => this.layout()).observe(this.viewport);
   }
-
-  t(key) { return TEXT[this.lang()][key] ?? key; }
 
   reset(session) {
     this.session = session;
@@ -109,9 +63,8 @@ export class DocumentViewer {
     const session = this.session;
     if (!session) return [];
     const ticket = ++this.loads;
-    const res = await fetch(`/api/sessions/${encodeURIComponent(session.id)}/documents`, { credentials: "same-origin" });
-    if (!res.ok || ticket !== this.loads || this.session !== session) return [];
-    const body = await res.json();
+    const body = await getJson(`/api/sessions/${encodeURIComponent(session.id)}/documents`);
+    if (!body || ticket !== this.loads || this.session !== session) return [];
     const before = new Set(this.pages.map((p) => p.document_id));
     this.pages = body.documents.filter((d) => d.corrected).map((d) => ({
       document_id: d.document_id, group: d.group, page: d.page, width: d.width, height: d.height,
@@ -405,7 +358,7 @@ export class DocumentViewer {
 
   pageLabel(page) {
     const groupNumber = [...this.groups().keys()].indexOf(page.group) + 1;
-    return `${this.t("doc")(groupNumber)} ${this.t("page")(page.page)}`;
+    return `${this.t("doc", { n: groupNumber })} ${this.t("page", { n: page.page })}`;
   }
 
   thumbnail(page) {
@@ -418,7 +371,7 @@ export class DocumentViewer {
     }
     img.alt = this.pageLabel(page);
     const b = el("button", { type: "button", className: "doc-thumb" }, img,
-                 el("span", { textContent: this.t("page_short")(page.page) }));
+                 el("span", { textContent: this.t("page_short", { n: page.page }) }));
     b.dataset.document = page.document_id;
     b.setAttribute("aria-pressed", String(page.document_id === this.currentId));
     b.addEventListener("click", () => this.select(page.document_id));
@@ -437,7 +390,7 @@ export class DocumentViewer {
     for (const [, pages] of this.groups()) {
       n += 1;
       groups.push(el("section", { className: "doc-group" },
-        el("h4", { textContent: this.t("doc")(n) }), ...pages.map((p) => this.thumbnail(p))));
+        el("h4", { textContent: this.t("doc", { n }) }), ...pages.map((p) => this.thumbnail(p))));
     }
     this.thumbList.replaceChildren(...groups);
 
@@ -476,7 +429,7 @@ export class DocumentViewer {
     if (s?.step === "asked") text = this.t("asked");
     else if (s) {
       text = s.step === "error" ? this.t("step.error") : this.t(`step.${s.step}`);
-      if (s.error) { text += this.t("errors")[s.error] ?? s.error; problem = true; }
+      if (s.error) { text += errorText(this.t, s.error); problem = true; }
     } else if (this.notice) text = this.t(this.notice);
     this.statusLine.textContent = text;
     this.statusLine.className = problem ? "error" : "";

@@ -2,110 +2,12 @@
 // It polls the terminal agent on localhost; what the resident does goes back as POSTs with the
 // X-Madoguchi-Kiosk header. The card PIN is typed here and posted only to the terminal on this
 // machine, which sends it to the card and nowhere else.
-const TEXT = {
-  ja: {
-    welcome: "ご用件をお選びください",
-    check_title: "カメラ・マイク・スピーカーの確認", check_camera: "お顔が映っていますか",
-    check_mic: "声を出すと、下の棒が伸びます", check_speaker: "音を鳴らす", check_ok: "はい、はじめる",
-    speaker_played: "「ポーン」と聞こえましたか。聞こえないときは職員にお知らせください。",
-    speaker_none: "この端末ではスピーカーの確認ができません。", back: "もどる", mic_level: "マイクの音量",
-    self_view: "あなたの映像", staff_view: "職員の映像", video_soon: "映像をつないでいます…",
-    waiting: "職員がまもなく参ります", cancel: "やめる",
-    in_call: "職員とつながっています", finish: "終わる",
-    thanks: "ご利用ありがとうございました", ended_note: "お忘れ物のないようお気をつけください。",
-    position: (n) => (n <= 1 ? "次にご案内します" : `あなたの前に ${n - 1} 人お待ちです`),
-    ticket: (t) => `受付番号 ${t}`, wait: (m) => `待ち時間の目安 約 ${m} 分`,
-    transferred: "次の担当者におつなぎします。そのままお待ちください。",
-    held: "少々お待ちください。職員が確認しています。",
-    camera_failed: "カメラが使えません。職員にお知らせしています。",
-    microphone_failed: "マイクが使えません。職員にお知らせしています。",
-    offline: "ただいま本庁と接続しています。少しお待ちください。", lang: "English",
-    card_insert: "マイナンバーカードをカード読み取り機に置いてください",
-    card_pin: "暗証番号（数字4けた）を押してください",
-    card_reading: "読み取っています。カードを動かさないでください。",
-    card_done: "読み取りました。カードをお取りください。",
-    tries: (n) => `あと ${n} 回まちがえると、カードがロックされます`,
-    pin_pad: "暗証番号の数字ボタン", pin_clear: "訂正", pin_ok: "決定", card_cancel: "カードを使わない",
-    pin_short: "数字を4つ押してください",
-    card_errors: {
-      wrong_pin: (n) => `暗証番号がちがいます。あと ${n} 回まちがえるとロックされます。`,
-      card_blocked: "カードがロックされています。暗証番号の再設定は、市役所のマイナンバーカード窓口でできます。このまま職員が手続きを続けます。",
-      no_card: "カードが見つかりません。読み取り機にカードを置いてください。",
-      card_removed: "読み取りの途中でカードが外れました。もう一度置いてください。",
-      not_mynumber_card: "マイナンバーカードではないようです。カードをご確認ください。",
-      reader_unavailable: "カード読み取り機が使えません。職員にお知らせしています。",
-      several_readers: "読み取り機が複数あります。職員にお知らせしています。",
-      card_error: "カードを読み取れませんでした。職員にお知らせしています。",
-    },
-    doc_title: "書類を台の上に置いてください", doc_view: "書類台の映像",
-    doc_found: "書類が見えています。よろしければ「この向きで撮る」を押してください。",
-    doc_none: "書類が見つかりません。台の中央に置いてください。", doc_capture: "この向きで撮る",
-    doc_sent: "職員に送りました。", doc_mark: "職員が、印の部分についてお聞きしています。",
-    doc_busy: "撮影して、職員に送っています。書類を動かさないでください。",
-    doc_errors: { no_document: "書類が見つかりませんでした。台の中央に置き直してください。",
-                  blank_page: "白紙のようです。文字のある面を上にしてください。",
-                  camera_unavailable: "書類カメラが使えません。職員にお知らせしています。",
-                  upload_failed: "送信できませんでした。職員にお知らせしています。" },
-    doc_error_other: "うまく撮れませんでした。もう一度お願いします。",
-    review_hint: "内容をご確認ください", review_ask: "職員に聞く", review_ok: "まちがいありません",
-    from_card: "カードから", review_of: (i, n) => `（${i} / ${n}）`,
-    sign_title: "枠の中にお名前をお書きください", sign_pad: "署名欄", sign_clear: "書き直す",
-    sign_ok: "これで決定", sign_empty: "枠の中にお名前をお書きください",
-    rating_title: "本日の窓口はいかがでしたか", rate5: "とても満足", rate4: "満足", rate3: "ふつう",
-    rate2: "不満", rate1: "とても不満", rating_skip: "答えない",
-  },
-  en: {
-    welcome: "What can we help you with?",
-    check_title: "Camera, microphone and speaker check", check_camera: "Can you see your face?",
-    check_mic: "Say something: the bar below grows", check_speaker: "Play a sound", check_ok: "Yes, start",
-    speaker_played: "Did you hear a chime? If not, please tell the staff.",
-    speaker_none: "This terminal cannot test its speaker.", back: "Back", mic_level: "Microphone level",
-    self_view: "Your picture", staff_view: "The staff member", video_soon: "Connecting the video…",
-    waiting: "A staff member will be with you shortly", cancel: "Cancel",
-    in_call: "You are connected to a staff member", finish: "Finish",
-    thanks: "Thank you for visiting", ended_note: "Please remember to take your belongings.",
-    position: (n) => (n <= 1 ? "You are next" : `${n - 1} people ahead of you`),
-    ticket: (t) => `Ticket ${t}`, wait: (m) => `Estimated wait: about ${m} min`,
-    transferred: "We are connecting you to the next staff member. Please wait.",
-    held: "One moment, please. The staff member is checking.",
-    camera_failed: "The camera is not working. The staff member has been told.",
-    microphone_failed: "The microphone is not working. The staff member has been told.",
-    offline: "Reconnecting to the head office. Please wait.", lang: "日本語",
-    card_insert: "Please place your My Number card on the card reader",
-    card_pin: "Please enter your 4-digit PIN",
-    card_reading: "Reading. Please do not move the card.",
-    card_done: "Done. Please take your card.",
-    tries: (n) => `${n} more wrong entries will lock the card`,
-    pin_pad: "PIN keypad", pin_clear: "Clear", pin_ok: "OK", card_cancel: "Do not use the card",
-    pin_short: "Please press four digits",
-    card_errors: {
-      wrong_pin: (n) => `Wrong PIN. ${n} more wrong entries will lock the card.`,
-      card_blocked: "The card is locked. The city hall's My Number card counter can reset the PIN. The staff member will continue without the card.",
-      no_card: "No card found. Please place the card on the reader.",
-      card_removed: "The card was moved while reading. Please place it again.",
-      not_mynumber_card: "This does not seem to be a My Number card. Please check the card.",
-      reader_unavailable: "The card reader is not working. The staff member has been told.",
-      several_readers: "Several card readers are attached. The staff member has been told.",
-      card_error: "The card could not be read. The staff member has been told.",
-    },
-    doc_title: "Please place the document on the stand", doc_view: "Document camera",
-    doc_found: "The document is in view. Press “Take it like this” when ready.",
-    doc_none: "No document found. Please place it in the middle of the stand.", doc_capture: "Take it like this",
-    doc_sent: "Sent to the staff member.", doc_mark: "The staff member is asking about the marked part.",
-    doc_busy: "Taking the picture and sending it. Please do not move the document.",
-    doc_errors: { no_document: "No document found. Please place it in the middle again.",
-                  blank_page: "The page looks blank. Please turn the printed side up.",
-                  camera_unavailable: "The document camera is not working. The staff member has been told.",
-                  upload_failed: "Could not send it. The staff member has been told." },
-    doc_error_other: "That did not work. Please try again.",
-    review_hint: "Please check the contents", review_ask: "Ask the staff", review_ok: "This is correct",
-    from_card: "from the card", review_of: (i, n) => `(${i} of ${n})`,
-    sign_title: "Please sign your name in the box", sign_pad: "Signature box", sign_clear: "Start again",
-    sign_ok: "Done", sign_empty: "Please sign your name in the box",
-    rating_title: "How was our counter today?", rate5: "Very satisfied", rate4: "Satisfied", rate3: "Neutral",
-    rate2: "Dissatisfied", rate1: "Very dissatisfied", rating_skip: "Skip",
-  },
-};
+// Its words are in texts.ja.js and texts.en.js: one table per language, the same keys in each.
+import ja from "./texts.ja.js";
+import en from "./texts.en.js";
+
+const TEXTS = { ja, en };
+
 let lang = "ja";
 let last = null; // the terminal's status
 let checking = null; // the purpose chosen, while the device check is shown
@@ -114,7 +16,13 @@ let pin = ""; // digits typed so far; cleared as soon as they are sent
 let note = { speaker: "", card: "", doc: "", sign: "" };
 let shown = null;
 const $ = (id) => document.getElementById(id);
-const t = (k) => TEXT[lang][k];
+// `text` with each `{name}` replaced by vars[name]; a placeholder without a value stays as it is.
+const format = (text, vars) => text.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
+// The text under k in the resident's language (or a group of texts); vars fill its placeholders.
+const t = (k, vars) => {
+  const value = TEXTS[lang][k];
+  return vars === undefined || typeof value !== "string" ? value : format(value, vars);
+};
 
 async function post(path, body) {
   try {
@@ -220,11 +128,11 @@ function renderCard(task) {
     : step === "done" ? t("card_done") : t("card_insert");
   $("card-insert").hidden = !(step === "insert" || step === "error");
   $("pin-form").hidden = step !== "pin";
-  $("card-tries").textContent = step === "pin" && task.tries_left != null ? t("tries")(task.tries_left) : "";
+  $("card-tries").textContent = step === "pin" && task.tries_left != null ? t("tries", { tries: task.tries_left }) : "";
   $("pin-dots").textContent = "●".repeat(pin.length) + "○".repeat(4 - pin.length);
   $("pin-dots").setAttribute("aria-label", `${pin.length} / 4`);
   const err = task.error ? errors[task.error] ?? errors.card_error : null;
-  $("card-message").textContent = note.card || (typeof err === "function" ? err(task.tries_left ?? 0) : err ?? "");
+  $("card-message").textContent = note.card || (err === null ? "" : format(err, { tries: task.tries_left ?? 0 }));
 }
 
 function renderDocument(task) {
@@ -245,7 +153,7 @@ function renderDocument(task) {
 
 function renderReview(task) {
   const words = (x) => (typeof x === "string" ? x : x?.[lang] ?? x?.ja ?? "");
-  $("review-title").textContent = `${words(task.title)} ${t("review_of")(task.index ?? 1, task.count ?? 1)}`;
+  $("review-title").textContent = `${words(task.title)} ${t("review_of", { index: task.index ?? 1, count: task.count ?? 1 })}`;
   const dl = $("review-fields");
   dl.replaceChildren();
   for (const f of task.fields ?? []) {
@@ -311,9 +219,11 @@ function render() {
   $("mic-bar").style.width = `${level}%`;
   $("mic-meter").setAttribute("aria-valuenow", String(level));
   $("speaker-result").textContent = note.speaker;
-  $("ticket").textContent = last.ticket ? t("ticket")(last.ticket) : "";
-  $("position").textContent = last.position ? t("position")(last.position) : "";
-  $("wait").textContent = last.position ? t("wait")(Math.max(1, Math.ceil((last.estimated_wait_s ?? 0) / 60))) : "";
+  $("ticket").textContent = last.ticket ? t("ticket", { ticket: last.ticket }) : "";
+  $("position").textContent = !last.position ? ""
+    : last.position <= 1 ? t("position_next") : t("position_ahead", { ahead: last.position - 1 });
+  const minutes = Math.max(1, Math.ceil((last.estimated_wait_s ?? 0) / 60));
+  $("wait").textContent = last.position ? t("wait", { minutes }) : "";
   $("waiting-title").textContent = last.transferred ? t("transferred") : t("waiting");
   const bad = ["failed", "missing", "in_use"];
   $("held").textContent = last.held ? t("held") : bad.includes(last.camera) ? t("camera_failed")
