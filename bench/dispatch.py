@@ -75,7 +75,6 @@ import contextlib
 import json
 import logging
 import os
-import platform
 import random
 import secrets
 import signal
@@ -92,7 +91,7 @@ import numpy as np
 import redis.asyncio as aioredis
 
 import signaling as sig
-from bench.common import sigterm_interrupts
+from bench.common import BenchConfigError, cpu_s, machine, number, setting, sigterm_interrupts
 from hub import redis_keys
 from hub.accounts.store import add_account
 from hub.realtime.relay import Relay
@@ -118,10 +117,6 @@ PROBE = '{"type":"nope"}'
 """A frame the hub parses and refuses with ``unknown_type``: a round trip that skips Redis."""
 PROBE_EVERY = 4
 """Every this many cycles, a client sends a probe during its pause."""
-
-
-class BenchConfigError(Exception):
-    """A ``MADOGUCHI_BENCH_DISPATCH_*`` setting is malformed. The message names it."""
 
 
 class BenchFailed(Exception):
@@ -161,46 +156,23 @@ class DispatchBenchConfig:
         p = "MADOGUCHI_BENCH_DISPATCH_"
         waiting = d.waiting
         if (raw := env.get(p + "WAITING")) is not None:
-            waiting = tuple(_number(p + "WAITING", part.strip(), int) for part in raw.split(","))
+            waiting = tuple(number(p + "WAITING", part.strip(), int) for part in raw.split(","))
             if not waiting or min(waiting) < 1:
                 raise BenchConfigError(f"Config {p + 'WAITING'!r} must be positive, not {raw!r}.")
         config = cls(
             waiting=waiting,
-            specialists=_setting(env, p + "SPECIALISTS", d.specialists, int),
-            hubs=_setting(env, p + "HUBS", d.hubs, int),
-            seconds=_setting(env, p + "SECONDS", d.seconds, float),
-            warmup_s=_setting(env, p + "WARMUP_S", d.warmup_s, float, minimum=0.0),
-            think_s=_setting(env, p + "THINK_S", d.think_s, float, minimum=0.0),
-            client_processes=_setting(env, p + "CLIENTS", d.client_processes, int),
+            specialists=setting(env, p + "SPECIALISTS", d.specialists, int),
+            hubs=setting(env, p + "HUBS", d.hubs, int),
+            seconds=setting(env, p + "SECONDS", d.seconds, float),
+            warmup_s=setting(env, p + "WARMUP_S", d.warmup_s, float, zero_ok=True),
+            think_s=setting(env, p + "THINK_S", d.think_s, float, zero_ok=True),
+            client_processes=setting(env, p + "CLIENTS", d.client_processes, int),
         )
         if config.client_processes > config.specialists:
             raise BenchConfigError(
                 f"Config {p + 'CLIENTS'!r} must not exceed {p + 'SPECIALISTS'!r}."
             )
         return config
-
-
-def _number(name: str, raw: str, kind: type) -> Any:
-    try:
-        return kind(raw)
-    except ValueError:
-        raise BenchConfigError(f"Config {name!r} has a malformed value {raw!r}.") from None
-
-
-def _setting(
-    env: Mapping[str, str], name: str, default: Any, kind: type, minimum: float | None = None
-) -> Any:
-    raw = env.get(name)
-    if raw is None:
-        return default
-    value = _number(name, raw, kind)
-    if not (value >= minimum if minimum is not None else value > 0):
-        qualifier = "negative" if minimum is not None else "positive"
-        raise BenchConfigError(
-            f"Config {name!r} must {'not be' if minimum is not None else 'be'} {qualifier}, "
-            f"not {raw!r}."
-        )
-    return value
 
 
 # == the client side: runs in the worker processes ================================================
@@ -542,13 +514,6 @@ def _say(verbose: bool, text: str) -> None:
         print(f"[bench dispatch] {text}", file=sys.stderr, flush=True)
 
 
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds the process has used."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    after_name = stat.rsplit(")", 1)[1].split()  # the name may hold spaces and parentheses
-    return (int(after_name[11]) + int(after_name[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _pct(values: Any, q: float) -> float | None:
     return round(float(np.percentile(values, q)), 2) if len(values) else None
 
@@ -632,7 +597,7 @@ async def _server_sample(redis: aioredis.Redis, hubs: list[HubProcess]) -> Serve
     for hub in hubs:
         if not hub.running or hub.proc is None:
             raise BenchFailed(f"{hub.name} exited:\n{hub.tail()}")
-        hub_cpu.append(_cpu_s(hub.proc.pid))
+        hub_cpu.append(cpu_s(hub.proc.pid))
     busy, idle = _machine_cpu_s()
     return ServerSample(
         at=time.time(),
@@ -940,12 +905,7 @@ def run(
         "warmup_s": config.warmup_s,
         "method": "session.finish (end of wrap-up) -> session.offered",
     }
-    machine = {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "aiohttp": aiohttp.__version__,
-        "platform": platform.platform(),
-    }
+    host = machine(aiohttp=aiohttp.__version__)
     result: dict[str, Any]
     with sigterm_interrupts(), tempfile.TemporaryDirectory(prefix="mdg-bench-dispatch-") as name:
         tmp = Path(name)
@@ -986,7 +946,7 @@ def run(
         **result,
         "aim_p99_ms": AIM_P99_MS,
         "aim_met": bool(p99s) and max(p99s) < AIM_P99_MS,
-        "machine": machine,
+        "machine": host,
     }
 
 

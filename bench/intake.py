@@ -34,7 +34,6 @@ import copy
 import json
 import logging
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -49,7 +48,8 @@ import aiohttp
 import numpy as np
 import redis.asyncio as aioredis
 
-from bench.common import sigterm_interrupts
+from bench.bundles import certificate_bundle, tennyu_bundle
+from bench.common import BenchConfigError, cpu_s, machine, setting, sigterm_interrupts
 from hub import redis_keys
 from hub.accounts.store import add_account
 from hub.intake.queue import Intake
@@ -61,77 +61,10 @@ PASSWORD = "bench-intake-password"  # noqa: S105 -- a throwaway account in a pri
 SPECIALIST = "bench-specialist"
 SESSION = "bench-intake-session"
 
-_SIGNATURE = {
-    "width": 300,
-    "height": 100,
-    "strokes": [[[10 + i * 3, 50 + (i % 7) * 4] for i in range(60)], [[150, 50], [200, 50]]],
+BUNDLES: Mapping[str, Mapping[str, Any]] = {
+    "family": tennyu_bundle(),
+    "certificate": certificate_bundle(),
 }
-_CERTIFICATE: dict[str, Any] = {
-    "life_event": "shoumeisho",
-    "shared": {
-        "name": "佐藤 花子",
-        "birth_date": "平成元年1月8日",
-        "address": "北海道札幌市中央区北1条西2丁目",
-        "phone": "011-123-4567",
-    },
-    "forms": {
-        "juuminhyou_koufu": {
-            "certificate": "juuminhyou",
-            "scope": "self",
-            "copies": 2,
-            "purpose": "work",
-        }
-    },
-    "provenance": {"shared": {"name": "card", "birth_date": "card", "address": "card"}},
-    "signature": _SIGNATURE,
-}
-_MEMBER = {"name_kana": "ヤマダ タロウ", "sex": "male"}
-_FAMILY: dict[str, Any] = {
-    "life_event": "tennyu",
-    "answers": {"with_children": True, "national_health_insurance": True},
-    "shared": {
-        "name": "山田 太郎",
-        "name_kana": "ヤマダ タロウ",
-        "birth_date": "昭和60年1月2日",
-        "sex": "male",
-        "my_number": "123456789018",
-        "address": "東京都千代田区霞が関1-2-3",
-        "previous_address": "大阪府大阪市北区中之島1-3-20",
-        "postal_code": "100-0013",
-        "phone": "090-1234-5678",
-        "head_of_household": "山田 太郎",
-        "relationship": "本人",
-        "move_date": "R6.4.1",
-        "household": [
-            {**_MEMBER, "name": "山田 太郎", "birth_date": "1985-01-02", "relationship": "世帯主"},
-            {**_MEMBER, "name": "山田 花子", "birth_date": "1990-03-04", "relationship": "妻"},
-        ],
-        "children": [
-            {**_MEMBER, "name": "山田 一郎", "birth_date": "2020-05-06", "relationship": "子"}
-        ],
-    },
-    "forms": {
-        "tennyu_todoke": {"card_continued_use": True},
-        "jidou_teate": {
-            "pension": "kousei",
-            "bank_name": "みどり銀行",
-            "bank_branch": "本店",
-            "account_type": "futsuu",
-            "account_number": "1234567",
-            "account_holder_kana": "ヤマダ タロウ",
-        },
-        "kodomo_iryou": {"insurance_type": "kokuho", "insurance_number": "12345"},
-    },
-    "provenance": {
-        "shared": {"name": "card", "birth_date": "card", "sex": "card", "my_number": "card"}
-    },
-    "signature": _SIGNATURE,
-}
-BUNDLES: Mapping[str, Mapping[str, Any]] = {"family": _FAMILY, "certificate": _CERTIFICATE}
-
-
-class BenchConfigError(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -143,24 +76,16 @@ class IntakeBenchConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> IntakeBenchConfig:
         env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for name in ("submissions", "clients"):
-            key = f"MADOGUCHI_BENCH_INTAKE_{name.upper()}"
-            if key in env:
-                try:
-                    values[name] = int(env[key])
-                except ValueError:
-                    raise BenchConfigError(
-                        f"Config {key!r} has a malformed value {env[key]!r}."
-                    ) from None
-                if values[name] <= 0:
-                    raise BenchConfigError(f"Config {key!r} must be positive.")
+        d = cls()
         key = "MADOGUCHI_BENCH_INTAKE_BUNDLE"
-        if key in env:
-            if env[key] not in BUNDLES:
-                raise BenchConfigError(f"Config {key!r} is one of {', '.join(BUNDLES)}.")
-            values["bundle"] = env[key]
-        return cls(**values)
+        bundle = env.get(key, d.bundle)
+        if bundle not in BUNDLES:
+            raise BenchConfigError(f"Config {key!r} is one of {', '.join(BUNDLES)}.")
+        return cls(
+            submissions=setting(env, "MADOGUCHI_BENCH_INTAKE_SUBMISSIONS", d.submissions, int),
+            clients=setting(env, "MADOGUCHI_BENCH_INTAKE_CLIENTS", d.clients, int),
+            bundle=bundle,
+        )
 
 
 def _say(verbose: bool, text: str) -> None:
@@ -200,14 +125,13 @@ async def open_session(
 
 
 def _cpu_s(pid: int | None) -> float:
-    """User + system CPU seconds of a process (its own, not its children's)."""
+    """:func:`bench.common.cpu_s`, or 0 for a process that is not (or no longer) there."""
     if pid is None:
         return 0.0
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return cpu_s(pid)
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _stats(latencies_ms: list[float], seconds: float, errors: Counter[str]) -> dict[str, Any]:
@@ -385,11 +309,6 @@ def run(
         config = config or IntakeBenchConfig.from_env()
     except BenchConfigError as exc:
         return {"benchmark": "intake", "error": "bad_config", "message": str(exc)}
-    machine = {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
     result: dict[str, Any]
     hub: HubProcess | None = None
     with sigterm_interrupts(), tempfile.TemporaryDirectory(prefix="mdg-bench-intake-") as tmp:
@@ -413,7 +332,7 @@ def run(
             for child in (hub, redis_server):
                 if child is not None:
                     child.stop()
-    result["machine"] = machine
+    result["machine"] = machine()
     return result
 
 

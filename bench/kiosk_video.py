@@ -21,18 +21,13 @@ All processes share this machine's clock, so for every code seen on both sides w
 from __future__ import annotations
 
 import os
-import platform
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, console_login
-from bench.call_setup import _kiosk_start, _wait
-from madoguchi.local_deployment import DEMO_PASSWORD, LocalDeployment
+from bench.browser import KIOSK_VIEWPORT, deployment_and_chromium, specialist_ready, wait_js
+from bench.common import POLL_S, machine, summary_ms
+from madoguchi.waiting import wait_for
 
 # The specialist's camera: a canvas with the time code (cells of width/32, one cell in from the
 # top-left corner) and a moving bar so the encoder has motion to code, plus a quiet tone.
@@ -105,77 +100,51 @@ async (seconds) => {
 """
 
 
-def _stats(samples: list[float]) -> dict[str, float | None]:
-    if not samples:
-        return {"p50_ms": None, "p95_ms": None, "mean_ms": None}
-    a = np.array(samples)
-    return {
-        "p50_ms": round(float(np.percentile(a, 50)), 1),
-        "p95_ms": round(float(np.percentile(a, 95)), 1),
-        "mean_ms": round(float(a.mean()), 1),
-    }
-
-
 def _unwrap(code: int, near_ms: float) -> float:
     """The wall-clock ms whose low 16 bits are ``code``, at or just before ``near_ms``."""
     return near_ms - ((int(near_ms) - code) % 65536)
 
 
 def run(runs: int = 10, verbose: bool = True) -> dict[str, Any]:
-    from playwright.sync_api import sync_playwright
-
     seconds = max(2, runs)
     os.environ["MADOGUCHI_VIDEO_PROBE"] = "1"  # inherited by the terminal we start
     arrivals: dict[int, float] = {}
     shown: list[tuple[int, float]] = []
     tap: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="mdg-bench-") as tmp:
-        with LocalDeployment(Path(tmp)) as dep, sync_playwright() as pw:
-            assert dep.hub is not None and dep.branch is not None
-            branch = dep.branch
-            browser = pw.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-            )
-            try:
-                console = browser.new_context(base_url=dep.hub.url)
-                console.add_init_script(CODED_CAMERA)
-                page = console.new_page()
-                console_login(page, "suzuki", DEMO_PASSWORD)
-                page.wait_for_selector("#ready:not([disabled])")
-                page.click("#ready")
-                kiosk = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-                kiosk.goto(branch.kiosk_url + "/")
-                _kiosk_start(branch, "moving")
-                page.wait_for_selector("#ring:not([hidden])")
-                page.click("#accept")
-                _wait(
-                    lambda: branch.status()["views"]["staff"].get("arrivals"),
-                    "coded frames at the terminal",
-                )
-                kiosk.wait_for_selector("#screen-call:not([hidden])")
-                _wait(
-                    lambda: kiosk.evaluate(
-                        "() => Number(document.getElementById('staff-video').dataset.frames) > 0"
-                    ),
-                    "the kiosk to show the specialist",
-                )
-                time.sleep(1.0)  # let the streams settle
-                if verbose:
-                    print(f"measuring for {seconds} s", file=sys.stderr, flush=True)
-                watch = kiosk.evaluate_handle(WATCH_KIOSK, seconds)
-                # The terminal keeps its last 300 arrivals: collect them as we go.
-                deadline = time.monotonic() + seconds + 1
-                while time.monotonic() < deadline:
-                    for code, at in branch.status()["views"]["staff"]["arrivals"]:
-                        arrivals.setdefault(code, at)
-                    time.sleep(1.0)
-                shown = [tuple(x) for x in watch.json_value()]
-                views = branch.status()["views"]
-                for code, at in views["staff"]["arrivals"]:
-                    arrivals.setdefault(code, at)
-                tap = views["staff"]
-            finally:
-                browser.close()
+    with deployment_and_chromium() as (dep, browser):
+        assert dep.hub is not None and dep.branch is not None
+        branch = dep.branch
+        console = browser.new_context(base_url=dep.hub.url)
+        console.add_init_script(CODED_CAMERA)
+        page = console.new_page()
+        specialist_ready(page)
+        kiosk = browser.new_context(viewport=KIOSK_VIEWPORT).new_page()
+        kiosk.goto(branch.kiosk_url + "/")
+        branch.kiosk_post("/api/start", {"purpose": "moving"})
+        page.wait_for_selector("#ring:not([hidden])")
+        page.click("#accept")
+        wait_for(
+            lambda: branch.status()["views"]["staff"].get("arrivals"),
+            "coded frames at the terminal",
+            every=POLL_S,
+        )
+        kiosk.wait_for_selector("#screen-call:not([hidden])")
+        wait_js(kiosk, "Number(document.getElementById('staff-video').dataset.frames) > 0")
+        time.sleep(1.0)  # pacing on purpose: let the streams settle before measuring
+        if verbose:
+            print(f"measuring for {seconds} s", file=sys.stderr, flush=True)
+        watch = kiosk.evaluate_handle(WATCH_KIOSK, seconds)
+        # The terminal keeps its last 300 arrivals: collect them as we go, once a second.
+        deadline = time.monotonic() + seconds + 1
+        while time.monotonic() < deadline:
+            for code, at in branch.status()["views"]["staff"]["arrivals"]:
+                arrivals.setdefault(code, at)
+            time.sleep(1.0)
+        shown = [tuple(x) for x in watch.json_value()]
+        views = branch.status()["views"]
+        for code, at in views["staff"]["arrivals"]:
+            arrivals.setdefault(code, at)
+        tap = views["staff"]
     webrtc, added, glass = [], [], []
     for code, shown_at in shown:
         arrived = arrivals.get(code)
@@ -194,13 +163,9 @@ def run(runs: int = 10, verbose: bool = True) -> dict[str, Any]:
         "frames_shown": len(shown),
         "frames_matched": len(added),
         "shown_fps": round(len(shown) / seconds, 1),
-        "webrtc_ms": _stats(webrtc),
-        "added_ms": _stats(added),
-        "glass_ms": _stats(glass),
+        "webrtc_ms": summary_ms(webrtc),
+        "added_ms": summary_ms(added),
+        "glass_ms": summary_ms(glass),
         "terminal_tap_added_p50_ms": tap.get("added_ms_p50"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "machine": machine(),
     }

@@ -41,6 +41,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from bench.common import BenchConfigError, setting
 from branch_client.scan.detect import detect
 from branch_client.scan.errors import ScanError
 from branch_client.scan.synthetic import KINDS, generate
@@ -55,10 +56,6 @@ AIM_SHARE = 0.95
 AIM_P95_MS = 300.0
 
 
-class BenchConfigError(Exception):
-    """A ``MADOGUCHI_BENCH_SCAN_*`` setting is malformed. The message names it."""
-
-
 @dataclass(frozen=True)
 class ScanBenchConfig:
     per_run: int = 30
@@ -70,19 +67,11 @@ class ScanBenchConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ScanBenchConfig:
         env = os.environ if env is None else env
-        values = {}
-        for field, name in (("per_run", "PER_RUN"), ("timed_per_run", "TIMED_PER_RUN")):
-            key = "MADOGUCHI_BENCH_SCAN_" + name
-            raw = env.get(key)
-            if raw is None:
-                continue
-            try:
-                values[field] = int(raw)
-            except ValueError:
-                raise BenchConfigError(f"Config {key!r} has a malformed value {raw!r}.") from None
-            if values[field] < 1:
-                raise BenchConfigError(f"Config {key!r} must be positive, not {raw!r}.")
-        return cls(**values)
+        d = cls()
+        return cls(
+            per_run=setting(env, "MADOGUCHI_BENCH_SCAN_PER_RUN", d.per_run, int),
+            timed_per_run=setting(env, "MADOGUCHI_BENCH_SCAN_TIMED_PER_RUN", d.timed_per_run, int),
+        )
 
 
 def polygon_iou(a: np.ndarray, b: np.ndarray) -> float:

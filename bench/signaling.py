@@ -31,7 +31,6 @@ import asyncio
 import collections
 import contextlib
 import os
-import platform
 import resource
 import sys
 import tempfile
@@ -46,7 +45,7 @@ import numpy as np
 import redis.asyncio as aioredis
 
 import signaling as sig
-from bench.common import sigterm_interrupts
+from bench.common import BenchConfigError, cpu_s, machine, setting, sigterm_interrupts
 from hub.redis_keys import peer_channel
 from hub.sessions.store import Store
 from madoguchi.local_deployment import DeploymentError, HubProcess, RedisServer
@@ -59,10 +58,6 @@ ANSWER_TIMEOUT_S = 30.0
 
 PROBE = '{"type":"nope"}'
 """A frame the hub parses and refuses with ``unknown_type``: a reply without touching Redis."""
-
-
-class BenchConfigError(Exception):
-    """A ``MADOGUCHI_BENCH_*`` setting is malformed. The message names it."""
 
 
 @dataclass(frozen=True)
@@ -81,23 +76,10 @@ class SignalingBenchConfig:
         env = os.environ if env is None else env
         defaults = cls()
         return cls(
-            connections=_positive(env, "MADOGUCHI_BENCH_CONNECTIONS", defaults.connections, int),
-            hold_s=_positive(env, "MADOGUCHI_BENCH_HOLD_S", defaults.hold_s, float),
-            concurrency=_positive(env, "MADOGUCHI_BENCH_CONCURRENCY", defaults.concurrency, int),
+            connections=setting(env, "MADOGUCHI_BENCH_CONNECTIONS", defaults.connections, int),
+            hold_s=setting(env, "MADOGUCHI_BENCH_HOLD_S", defaults.hold_s, float),
+            concurrency=setting(env, "MADOGUCHI_BENCH_CONCURRENCY", defaults.concurrency, int),
         )
-
-
-def _positive(env: Mapping[str, str], name: str, default: Any, kind: type) -> Any:
-    raw = env.get(name)
-    if raw is None:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise BenchConfigError(f"Config {name!r} has a malformed value {raw!r}.") from None
-    if not value > 0:
-        raise BenchConfigError(f"Config {name!r} must be positive, not {raw!r}.")
-    return value
 
 
 class HubExited(Exception):
@@ -112,14 +94,6 @@ def _status_kib(pid: int, field_name: str) -> int:
         if line.startswith(field_name + ":"):
             return int(line.split()[1])
     raise ValueError(f"no {field_name} in /proc/{pid}/status")
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds the process has used."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    after_name = stat.rsplit(")", 1)[1].split()  # the name may hold spaces and parentheses
-    utime, stime = int(after_name[11]), int(after_name[12])  # fields 14 and 15
-    return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
 def _open_files(pid: int) -> int:
@@ -162,7 +136,7 @@ async def _sample(hub: HubProcess, redis: aioredis.Redis) -> HubSample:
     return HubSample(
         at=time.monotonic(),
         rss_kib=_status_kib(pid, "VmRSS"),
-        cpu_s=_cpu_s(pid),
+        cpu_s=cpu_s(pid),
         redis_cpu_s=float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]),
         open_files=_open_files(pid),
         redis_used_bytes=int(memory["used_memory"]),
@@ -528,17 +502,11 @@ def run(
         config = config or SignalingBenchConfig.from_env()
     except BenchConfigError as exc:
         return {"benchmark": "signaling", "error": "bad_config", "message": str(exc)}
-    machine: dict[str, Any] = {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "aiohttp": aiohttp.__version__,
-        "platform": platform.platform(),
-        "somaxconn": _somaxconn(),
-    }
+    host = machine(aiohttp=aiohttp.__version__, somaxconn=_somaxconn())
     hub: HubProcess | None = None
     result: dict[str, Any]
     with sigterm_interrupts(), _open_files_limit() as limits:
-        machine.update(limits)
+        host.update(limits)
         needed = config.connections + 100
         if limits["nofile"] < needed:
             _say(verbose, f"warning: {limits['nofile']} open files allowed, {needed} wanted")
@@ -563,5 +531,5 @@ def run(
                         child.stop()
     if "error" in result:
         result = {"benchmark": "signaling", **result, "connections_target": config.connections}
-    result["machine"] = machine
+    result["machine"] = host
     return result

@@ -23,6 +23,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -310,6 +311,18 @@ class BranchProcess(Child):
     def status(self) -> Any:
         return http_json(self.kiosk_url + "/api/status")
 
+    def kiosk_post(self, path: str, body: Mapping[str, object]) -> int:
+        """POST ``body`` to the kiosk's ``path`` as its page does (``/api/start``,
+        ``/api/card/pin``, ``/api/rate``, ...); the HTTP status (an error status raises)."""
+        request = urllib.request.Request(  # noqa: S310 -- loopback
+            self.kiosk_url + path,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"X-Madoguchi-Kiosk": "1", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as res:  # noqa: S310 -- loopback
+            return int(res.status)
+
     def start(self) -> None:
         super().start()
         self.wait_until(lambda: http_ok(self.kiosk_url + "/api/status"), "serving its kiosk")
@@ -343,12 +356,16 @@ def run_in_fresh_loop(func: Any, *args: Any) -> Any:
 
 @dataclass
 class LocalDeployment:
-    """Redis + one hub + one terminal, started in that order and stopped in reverse."""
+    """Redis + one hub + one terminal, started in that order and stopped in reverse.
+    ``start_purpose``, ``audio`` and ``branch_env`` go to the terminal (:class:`BranchProcess`)."""
 
     data_dir: Path
     hub_port: int | None = None
     kiosk_port: int | None = None
     redis_port: int | None = None
+    start_purpose: str | None = None
+    audio: str = "synthetic"
+    branch_env: dict[str, str] = field(default_factory=dict)
     redis: RedisServer | None = None
     hub: HubProcess | None = None
     branch: BranchProcess | None = None
@@ -363,7 +380,13 @@ class LocalDeployment:
             self.hub = HubProcess(self.redis.url, self.data_dir / "hub", self.hub_port)
             self.hub.start()
             self.branch = BranchProcess(
-                self.hub.url, self.token, self.data_dir / "branch", self.kiosk_port
+                self.hub.url,
+                self.token,
+                self.data_dir / "branch",
+                self.kiosk_port,
+                start_purpose=self.start_purpose,
+                audio=self.audio,
+                env=self.branch_env,
             )
             self.branch.start()
             self.branch.wait_online()

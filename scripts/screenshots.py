@@ -9,45 +9,34 @@ Usage: .venv/bin/python scripts/screenshots.py
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
-
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, console_login  # noqa: E402
+from bench.browser import (  # noqa: E402
+    KIOSK_VIEWPORT,
+    console_login,
+    deployment_and_chromium,
+    drag,
+    wait_js,
+)
 from branch_client.card.pcsc_daemon import ensure_pcscd, wait_for_readers  # noqa: E402
 from branch_client.card.reader import wait_for_card  # noqa: E402
 from branch_client.card.software_card import DEMO_PIN, SoftwareCard  # noqa: E402
-from madoguchi.local_deployment import DEMO_PASSWORD, LocalDeployment  # noqa: E402
+from madoguchi.local_deployment import DEMO_PASSWORD  # noqa: E402
 
 OUT = ROOT / "docs" / "img"
-VIEWPORT = {"width": 1280, "height": 800}
-
-
-def until(page: Page, expression: str, limit_s: float = 20.0) -> None:
-    """Poll a page expression (the pages' CSP forbids wait_for_function's string eval)."""
-    deadline = time.monotonic() + limit_s
-    while not page.evaluate(f"() => Boolean({expression})"):
-        if time.monotonic() > deadline:
-            raise TimeoutError(expression)
-        time.sleep(0.1)
+VIEWPORT = KIOSK_VIEWPORT
 
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     daemon = ensure_pcscd()
     card = SoftwareCard()
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        LocalDeployment(Path(tmp)) as dep,
-        sync_playwright() as pw,
-    ):
+    with deployment_and_chromium() as (dep, browser):
         assert dep.hub and dep.branch
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(base_url=dep.hub.url, viewport=VIEWPORT)
         console = context.new_page()
         console.goto("/console/")
@@ -69,12 +58,14 @@ def main() -> None:
         kiosk.click("#lang")
         kiosk.click("button[data-purpose=moving]")
         kiosk.wait_for_selector("#screen-check:not([hidden])")
-        until(kiosk, "document.getElementById('check-preview').naturalWidth > 0")
-        time.sleep(0.5)
+        wait_js(kiosk, "document.getElementById('check-preview').naturalWidth > 0")
+        wait_js(
+            kiosk, "Number(document.getElementById('mic-meter').getAttribute('aria-valuenow')) > 0"
+        )
         kiosk.screenshot(path=OUT / "kiosk-check.png")
         kiosk.click("#check-ok")
         kiosk.wait_for_selector("#screen-waiting:not([hidden])")
-        until(kiosk, "document.getElementById('ticket').textContent")
+        wait_js(kiosk, "document.getElementById('ticket').textContent")
         kiosk.screenshot(path=OUT / "kiosk-waiting.png")
 
         console.wait_for_selector("#ready:not([disabled])")
@@ -84,8 +75,8 @@ def main() -> None:
         console.click("#accept")
         console.wait_for_selector("#status[data-phase=in_call]")
         kiosk.wait_for_selector("#screen-call:not([hidden])")
-        until(kiosk, "Number(document.getElementById('staff-video').dataset.frames) > 20")
-        time.sleep(1.0)
+        wait_js(kiosk, "Number(document.getElementById('staff-video').dataset.frames) > 20")
+        wait_js(console, "window.madoguchiConsole.inboundStats().then(s => s.framesDecoded >= 30)")
         console.screenshot(path=OUT / "console-call.png")
         kiosk.screenshot(path=OUT / "kiosk-call.png")
 
@@ -106,17 +97,17 @@ def main() -> None:
         for digit in DEMO_PIN[2:]:
             kiosk.click(f".keypad [data-key='{digit}']")
         kiosk.click(".keypad .key-ok")
-        until(console, "window.madoguchiConsole.case.shared.name?.source === 'card'")
+        wait_js(console, "window.madoguchiConsole.case.shared.name?.source === 'card'")
         console.locator("#case").scroll_into_view_if_needed()
         console.screenshot(path=OUT / "console-card.png", full_page=True)
 
         # The resident checks the form in large text, then signs once.
         console.click("button[data-review=tennyu_todoke]")
         kiosk.wait_for_selector("#screen-review:not([hidden])")
-        time.sleep(0.3)
+        time.sleep(0.3)  # a picture: the screen's transition ends (nothing to wait for in it)
         kiosk.screenshot(path=OUT / "kiosk-review.png", full_page=True)
         kiosk.click("#review-ok")
-        until(console, "window.madoguchiConsole.case.confirmed['tennyu_todoke'] === true")
+        wait_js(console, "window.madoguchiConsole.case.confirmed['tennyu_todoke'] === true")
         console.click("#ask-signature")
         kiosk.wait_for_selector("#screen-sign:not([hidden])")
         pad = kiosk.locator("#sign-pad").bounding_box()
@@ -134,30 +125,25 @@ def main() -> None:
             kiosk.mouse.up()
         kiosk.screenshot(path=OUT / "kiosk-sign.png")
         kiosk.click("#sign-ok")
-        until(console, "window.madoguchiConsole.case.signed === true")
+        wait_js(console, "window.madoguchiConsole.case.signed === true")
 
         # A document: the kiosk shows the stand with the page's outline; the console the page.
         console.click("#doc-capture")
         kiosk.wait_for_selector("#screen-document:not([hidden])")
-        until(kiosk, "document.querySelector('#doc-outline polygon').getAttribute('points')")
-        time.sleep(0.5)
+        wait_js(kiosk, "document.querySelector('#doc-outline polygon').getAttribute('points')")
+        time.sleep(0.5)  # a picture: a few more frames of the live view under the outline
         kiosk.screenshot(path=OUT / "kiosk-document.png")
         kiosk.click("#doc-capture")
-        until(console, "window.madoguchiConsole.documents.pages.some(p => p.thumbLoaded)", 30)
+        wait_js(console, "window.madoguchiConsole.documents.pages.some(p => p.thumbLoaded)", 30)
         console.click("#doc-thumbs button >> nth=0")
         console.click("#doc-mark-mode")
-        box = console.locator("#doc-image").bounding_box()
-        assert box is not None
-        console.mouse.move(box["x"] + box["width"] * 0.15, box["y"] + box["height"] * 0.25)
-        console.mouse.down()
-        console.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.45, steps=5)
-        console.mouse.up()
+        drag(console, "#doc-image", (0.15, 0.25), (0.7, 0.45))
         console.locator("#documents").scroll_into_view_if_needed()
-        time.sleep(0.5)
+        time.sleep(0.5)  # a picture: the scroll and the mark's fade-in end
         console.screenshot(path=OUT / "console-documents.png")
         kiosk.wait_for_selector("#screen-call:not([hidden])", timeout=15_000)
         kiosk.wait_for_selector("#mark-panel:not([hidden])")
-        until(kiosk, "document.getElementById('mark-page').naturalWidth > 0")
+        wait_js(kiosk, "document.getElementById('mark-page').naturalWidth > 0")
         kiosk.screenshot(path=OUT / "kiosk-mark.png", full_page=True)
 
         console.click("#end")
@@ -166,7 +152,6 @@ def main() -> None:
         kiosk.click("button.rating[data-score='5']")
         kiosk.wait_for_selector("#screen-ended:not([hidden])")
         kiosk.screenshot(path=OUT / "kiosk-ended.png")
-        browser.close()
     card.stop()
     daemon.stop()
     print("\n".join(sorted(str(p.relative_to(ROOT)) for p in OUT.glob("*.png"))))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import random
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -23,27 +22,23 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import redis.asyncio as aioredis  # noqa: E402
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 import signaling as sig  # noqa: E402
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, console_login  # noqa: E402
+from bench.browser import (  # noqa: E402
+    KIOSK_VIEWPORT,
+    console_login,
+    deployment_and_chromium,
+    wait_js,
+)
 from hub.intake.queue import Intake  # noqa: E402
 from hub.sessions.dispatch import JST, Dispatch  # noqa: E402
 from hub.sessions.lifecycle import EndReason  # noqa: E402
 from hub.sessions.router import Specialist, load_rules  # noqa: E402
-from madoguchi.local_deployment import DEMO_PASSWORD, LocalDeployment  # noqa: E402
+from madoguchi.local_deployment import DEMO_PASSWORD  # noqa: E402
 from tests.e2e.load import Load  # noqa: E402
 
 OUT = ROOT / "docs" / "img"
 PURPOSES = {"juumin": "moving", "zei": "tax", "kokuho": "insurance", "kosodate": "birth"}
-
-
-def until(page: Page, expression: str, limit_s: float = 20.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while not page.evaluate(f"() => Boolean({expression})"):
-        if time.monotonic() > deadline:
-            raise TimeoutError(expression)
-        time.sleep(0.1)
 
 
 async def replay_morning(redis_url: str, now: float) -> None:
@@ -111,11 +106,7 @@ async def replay_morning(redis_url: str, now: float) -> None:
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        LocalDeployment(Path(tmp)) as dep,
-        sync_playwright() as pw,
-    ):
+    with deployment_and_chromium() as (dep, browser):
         assert dep.hub and dep.branch and dep.redis
         load = Load(dep.hub.url, dep.redis.url)
         try:
@@ -138,33 +129,33 @@ def main() -> None:
                 load.send(staff, sig.SessionAccept(session_id=offered.session_id))
                 load.expect(staff, sig.SessionAssigned)
             # And one more at the kiosk of the real terminal.
-            kiosk = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            page = kiosk.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            page = browser.new_context(viewport=KIOSK_VIEWPORT).new_page()
             page.goto(dep.branch.kiosk_url + "/")
             page.click("button[data-purpose=certificate]")
             page.wait_for_selector("#screen-check:not([hidden])")
             page.click("#check-ok")
             page.wait_for_selector("#screen-waiting:not([hidden])")
 
-            context = kiosk.new_context(
+            settled = time.time()
+            context = browser.new_context(
                 base_url=dep.hub.url, viewport={"width": 1280, "height": 1000}
             )
             dashboard = context.new_page()
             console_login(dashboard, "takahashi", DEMO_PASSWORD)
             dashboard.wait_for_selector("#supervisor-view:not([hidden]) #sup-skills")
-            until(
+            wait_js(
                 dashboard, "document.querySelectorAll('#sup-waiting tr[data-ticket]').length >= 3"
             )
-            time.sleep(1.5)
+            # The picture once a snapshot computed after all of the above is shown (once a second).
+            wait_js(dashboard, f"window.madoguchiDashboard.generatedAt > {settled}")
             dashboard.screenshot(path=OUT / "dashboard.png", full_page=True)
 
-            lobby = kiosk.new_context(
+            lobby = browser.new_context(
                 base_url=dep.hub.url, viewport={"width": 1600, "height": 900}
             ).new_page()
             lobby.goto("/board/kita")
-            until(lobby, "window.madoguchiBoard.tickets.length >= 4")
+            wait_js(lobby, "window.madoguchiBoard.tickets.length >= 4")
             lobby.screenshot(path=OUT / "board.png")
-            kiosk.close()
         finally:
             load.close()
     print("docs/img/dashboard.png\ndocs/img/board.png")

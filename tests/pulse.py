@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from madoguchi.waiting import wait_for
+
 RATE = 48_000
 MIC_SINK = "mic"
 SPEAKER_SINK = "spk"
@@ -79,26 +81,36 @@ class PulseServer:
                 stdin=subprocess.DEVNULL,
                 stderr=out,
             )
-        deadline = time.monotonic() + timeout
-        while subprocess.run(["pactl", "info"], env=self.env, capture_output=True).returncode:
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"pulseaudio did not start: {log.read_text()}")
-            time.sleep(0.05)
-        self._pacers = [
-            subprocess.Popen(
-                ["parec", f"--device={sink}.monitor", "--raw", "--latency-msec=5"],
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
+        proc = self._proc
+
+        def answers() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"pulseaudio exited: {log.read_text()}")
+            info = subprocess.run(["pactl", "info"], env=self.env, capture_output=True)
+            return info.returncode == 0
+
+        try:
+            wait_for(
+                answers, lambda: f"pulseaudio to answer: {log.read_text()}", timeout, every=0.05
             )
-            for sink in (MIC_SINK, SPEAKER_SINK)
-        ]
-        while max(self.sink_latencies()) > 0.05:
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"null sinks still behind: {self.sink_latencies()} s")
-            time.sleep(0.05)
+            self._pacers = [
+                subprocess.Popen(
+                    ["parec", f"--device={sink}.monitor", "--raw", "--latency-msec=5"],
+                    env=self.env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                )
+                for sink in (MIC_SINK, SPEAKER_SINK)
+            ]
+            wait_for(
+                lambda: max(self.sink_latencies()) <= 0.05,
+                lambda: f"the null sinks to catch up (still {self.sink_latencies()} s ahead)",
+                timeout,
+                every=0.05,
+            )
+        except BaseException:
+            self.stop()
+            raise
 
     def sink_latencies(self) -> list[float]:
         """How far ahead of the clock each sink has rendered, in seconds."""
@@ -172,6 +184,17 @@ class TimedRecording:
         self._rec.terminate()
         self._thread.join(5)
         stop_recorder(self._rec)
+
+    @property
+    def seconds(self) -> float:
+        """How much has been recorded so far."""
+        return sum(len(chunk) for _, chunk in list(self._chunks)) / 2 / RATE
+
+    @property
+    def heard_until(self) -> float:
+        """When the newest chunk arrived (``time.monotonic``); 0 before the first."""
+        chunks = self._chunks
+        return chunks[-1][0] if chunks else 0.0
 
     @property
     def samples(self) -> np.ndarray:

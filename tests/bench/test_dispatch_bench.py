@@ -4,16 +4,14 @@ object last."""
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 from pathlib import Path
 
 import pytest
 
-import bench
 from bench.dispatch import BenchConfigError, DispatchBenchConfig
 from bench.dispatch import run as run_dispatch
+from tests.bench.conftest import RunBench
 
 
 def _children() -> set[int]:
@@ -29,10 +27,8 @@ def _children() -> set[int]:
     return found
 
 
-def test_offers_reach_every_specialist_at_each_queue_length(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    for name, value in {
+def test_offers_reach_every_specialist_at_each_queue_length(run_bench: RunBench) -> None:
+    settings = {
         "WAITING": "10,30",
         "SPECIALISTS": "4",
         "HUBS": "2",
@@ -40,16 +36,13 @@ def test_offers_reach_every_specialist_at_each_queue_length(
         "WARMUP_S": "0.5",
         "THINK_S": "0.05",
         "CLIENTS": "2",
-    }.items():
-        monkeypatch.setenv(f"MADOGUCHI_BENCH_DISPATCH_{name}", value)
+    }
     children_before = _children()
 
-    status = bench.main(argparse.Namespace(name="dispatch", json=True, runs=10))
+    run = run_bench("dispatch", {f"MADOGUCHI_BENCH_DISPATCH_{k}": v for k, v in settings.items()})
 
-    captured = capsys.readouterr()
-    result = json.loads(captured.out.strip().splitlines()[-1])
-    assert status == 0, result
-    assert captured.err == ""  # --json: no progress
+    result = run.result
+    assert run.err == ""  # --json: no progress
     assert result["benchmark"] == "dispatch"
     assert (result["hubs"], result["specialists"], result["client_processes"]) == (2, 4, 2)
     assert list(result["sizes"]) == ["10", "30"]

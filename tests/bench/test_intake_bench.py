@@ -3,28 +3,24 @@ over HTTP and straight to the intake, stops everything, and prints one JSON obje
 
 from __future__ import annotations
 
-import argparse
-import json
-
 import pytest
 
-import bench
 from bench.intake import BenchConfigError, IntakeBenchConfig
+from tests.bench.conftest import RunBench
 
 
-def test_submits_every_application_once_and_reports_latencies(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("MADOGUCHI_BENCH_INTAKE_SUBMISSIONS", "12")
-    monkeypatch.setenv("MADOGUCHI_BENCH_INTAKE_CLIENTS", "3")
-    monkeypatch.setenv("MADOGUCHI_BENCH_INTAKE_BUNDLE", "certificate")
+def test_submits_every_application_once_and_reports_latencies(run_bench: RunBench) -> None:
+    run = run_bench(
+        "intake",
+        {
+            "MADOGUCHI_BENCH_INTAKE_SUBMISSIONS": "12",
+            "MADOGUCHI_BENCH_INTAKE_CLIENTS": "3",
+            "MADOGUCHI_BENCH_INTAKE_BUNDLE": "certificate",
+        },
+    )
 
-    status = bench.main(argparse.Namespace(name="intake", json=True, runs=10))
-
-    captured = capsys.readouterr()
-    result = json.loads(captured.out.strip().splitlines()[-1])
-    assert status == 0, result
-    assert captured.err == ""  # --json: no progress
+    result = run.result
+    assert run.err == ""  # --json: no progress
     assert {
         "benchmark",
         "submissions",

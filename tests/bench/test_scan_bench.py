@@ -3,28 +3,22 @@ prints one JSON object last with every figure the benchmark promises."""
 
 from __future__ import annotations
 
-import argparse
-import json
-
 import pytest
 
-import bench
 from bench.scan import BenchConfigError, ScanBenchConfig, polygon_iou
 from bench.scan import run as run_scan
+from tests.bench.conftest import RunBench
 
 
-def test_prints_the_figures_as_one_json_object(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("MADOGUCHI_BENCH_SCAN_PER_RUN", "4")
-    monkeypatch.setenv("MADOGUCHI_BENCH_SCAN_TIMED_PER_RUN", "1")
+def test_prints_the_figures_as_one_json_object(run_bench: RunBench) -> None:
+    run = run_bench(
+        "scan",
+        {"MADOGUCHI_BENCH_SCAN_PER_RUN": "4", "MADOGUCHI_BENCH_SCAN_TIMED_PER_RUN": "1"},
+        runs=2,
+    )
 
-    status = bench.main(argparse.Namespace(name="scan", json=True, runs=2))
-
-    captured = capsys.readouterr()
-    result = json.loads(captured.out.strip().splitlines()[-1])
-    assert status == 0, result
-    assert captured.err == ""  # --json: no progress
+    result = run.result
+    assert run.err == ""  # --json: no progress
     assert result["benchmark"] == "scan"
     assert result["images"] == 8
     assert 0 <= result["iou_ok_share"] <= 1 and 0 <= result["mean_iou"] <= 1

@@ -3,29 +3,27 @@ gets every answer, stops everything, and prints one JSON object last."""
 
 from __future__ import annotations
 
-import argparse
-import json
 import resource
 
 import pytest
 
-import bench
 from bench.signaling import BenchConfigError, SignalingBenchConfig
+from tests.bench.conftest import RunBench
 
 
-def test_holds_and_hears_from_every_connection(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("MADOGUCHI_BENCH_CONNECTIONS", "20")
-    monkeypatch.setenv("MADOGUCHI_BENCH_HOLD_S", "0.5")
-    monkeypatch.setenv("MADOGUCHI_BENCH_CONCURRENCY", "5")
+def test_holds_and_hears_from_every_connection(run_bench: RunBench) -> None:
     limits_before = resource.getrlimit(resource.RLIMIT_NOFILE)
 
-    status = bench.main(argparse.Namespace(name="signaling", json=True, runs=10))
+    run = run_bench(
+        "signaling",
+        {
+            "MADOGUCHI_BENCH_CONNECTIONS": "20",
+            "MADOGUCHI_BENCH_HOLD_S": "0.5",
+            "MADOGUCHI_BENCH_CONCURRENCY": "5",
+        },
+    )
 
-    out = capsys.readouterr().out.strip().splitlines()
-    result = json.loads(out[-1])
-    assert status == 0, result
+    result = run.result
     assert result["benchmark"] == "signaling"
     assert result["connections_target"] == 20
     assert result["connections_held"] == 20

@@ -17,19 +17,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
-from bench.browser import console_login
-from madoguchi.local_deployment import (
-    DEMO_PASSWORD,
-    BranchProcess,
-    HubProcess,
-    LocalDeployment,
-    RedisServer,
-    run_in_fresh_loop,
-    seed_demo,
-)
-from tests.e2e.waiting import wait_for
+from bench.browser import wait_js
+from madoguchi.local_deployment import LocalDeployment
+from madoguchi.waiting import wait_for
+from tests.e2e.conftest import StaffPage
 from tests.pulse import (
     MIC_SINK,
     RATE,
@@ -155,53 +148,28 @@ def resident_voice(pulse: PulseServer, tmp_path: Path) -> Iterator[subprocess.Po
 
 
 @pytest.fixture
-def audio_deployment(tmp_path: Path, pulse: PulseServer) -> Iterator[LocalDeployment]:
+def deployment(tmp_path: Path, pulse: PulseServer) -> Iterator[LocalDeployment]:
     """Redis, a hub, and a terminal whose ``default`` sound devices are the private PulseAudio's
     ``mic`` monitor and ``spk`` sink; the terminal asks for a counter as soon as it is online."""
-    dep = LocalDeployment(tmp_path / "deployment")
-    try:
-        dep.redis = RedisServer(dep.data_dir / "redis")
-        dep.redis.start()
-        dep.token = run_in_fresh_loop(seed_demo, dep.redis.url)
-        dep.hub = HubProcess(dep.redis.url, dep.data_dir / "hub")
-        dep.hub.start()
-        dep.branch = BranchProcess(
-            dep.hub.url,
-            dep.token,
-            dep.data_dir / "branch",
-            start_purpose="moving",
-            audio="default",
-            env={
-                **pulse.client_env,
-                "PULSE_SINK": SPEAKER_SINK,
-                "PULSE_SOURCE": f"{MIC_SINK}.monitor",
-            },
-        )
-        dep.branch.start()
-        dep.branch.wait_online()
+    with LocalDeployment(
+        tmp_path / "deployment",
+        start_purpose="moving",
+        audio="default",
+        branch_env={
+            **pulse.client_env,
+            "PULSE_SINK": SPEAKER_SINK,
+            "PULSE_SOURCE": f"{MIC_SINK}.monitor",
+        },
+    ) as dep:
         yield dep
-    finally:
-        dep.stop()
 
 
 @pytest.fixture
-def specialist(browser: Browser, audio_deployment: LocalDeployment) -> Iterator[Page]:
+def specialist(staff_page: StaffPage) -> Page:
     """Suzuki on the staff console, whose camera and microphone are the fake ones above."""
-    assert audio_deployment.hub is not None
-    context = browser.new_context(base_url=audio_deployment.hub.url)
-    context.add_init_script(script=FAKE_MEDIA)
-    page = context.new_page()
-    console_login(page, "suzuki", DEMO_PASSWORD)
+    page = staff_page("suzuki", init_script=FAKE_MEDIA)
     page.wait_for_selector("#my-state[data-state=away]")
-    yield page
-    context.close()
-
-
-def wait_js(page: Page, expression: str, timeout: float = 20.0) -> None:
-    """Poll a page expression from Python (the console's CSP forbids wait_for_function)."""
-    wait_for(
-        lambda: page.evaluate(f"async () => Boolean(await ({expression}))"), expression, timeout
-    )
+    return page
 
 
 def check_spectra(result: dict[str, Any], hz: float) -> None:
@@ -215,12 +183,12 @@ def check_spectra(result: dict[str, Any], hz: float) -> None:
 
 
 def test_resident_and_specialist_hear_each_others_tones(
-    audio_deployment: LocalDeployment,
+    deployment: LocalDeployment,
     specialist: Page,
     pulse: PulseServer,
     resident_voice: subprocess.Popen[bytes],
 ) -> None:
-    branch, page = audio_deployment.branch, specialist
+    branch, page = deployment.branch, specialist
     assert branch is not None
     wait_for(lambda: branch.status()["phase"] == "waiting", "the terminal to wait")
 
@@ -257,10 +225,15 @@ def test_resident_and_specialist_hear_each_others_tones(
         "the terminal to receive a second of the specialist's audio",
     )
     recording = TimedRecording(pulse, f"{SPEAKER_SINK}.monitor")
-    time.sleep(1.2)
+    wait_for(lambda: recording.seconds >= 1.2, "1.2 s of the speaker recorded", 10, every=0.02)
     stopped_at = time.monotonic()
     page.evaluate("window.madoguchiFakeMedia.oscillator.stop()")
-    time.sleep(1.0)
+    wait_for(
+        lambda: recording.heard_until >= stopped_at + 1.0,
+        "a second of the speaker recorded after the oscillator stopped",
+        10,
+        every=0.02,
+    )
     recording.stop()
     everything = recording.samples
     second = everything[RATE // 10 : RATE // 10 + RATE]  # a second while the tone played

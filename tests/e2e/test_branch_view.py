@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Browser
-
-from bench.browser import console_login
-from madoguchi.local_deployment import DEMO_PASSWORD, LocalDeployment
-from tests.e2e.waiting import wait_for
+from madoguchi.local_deployment import LocalDeployment
+from madoguchi.waiting import wait_for
+from tests.e2e.conftest import StaffPage
 
 
 def test_branch_staff_start_and_cancel_from_the_console(
-    browser: Browser, deployment: LocalDeployment
+    staff_page: StaffPage, deployment: LocalDeployment
 ) -> None:
-    assert deployment.hub is not None and deployment.branch is not None
+    assert deployment.branch is not None
     branch = deployment.branch
-    context = browser.new_context(base_url=deployment.hub.url)
-    page = context.new_page()
-    console_login(page, "sato", DEMO_PASSWORD)
+    page = staff_page("sato")
     page.wait_for_selector("#branch-view:not([hidden])")
     row = page.wait_for_selector("tr[data-terminal=kita-01]")
     assert row is not None and "接続中" in row.inner_text()
@@ -34,4 +30,3 @@ def test_branch_staff_start_and_cancel_from_the_console(
     page.click("tr[data-terminal=kita-01] button.cancel")
     ended = wait_for(lambda: (s := branch.status())["phase"] == "ended" and s, "the cancel")
     assert ended["end_reason"] == "cancelled"
-    context.close()

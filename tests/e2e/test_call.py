@@ -7,27 +7,20 @@ import json
 import redis
 from playwright.sync_api import Page
 
+from bench.browser import wait_js
 from madoguchi.local_deployment import LocalDeployment
-from tests.e2e.waiting import wait_for
+from madoguchi.waiting import wait_for
 
 MIN_FRAMES = 30
 
 
-def wait_js(page: Page, expression: str, timeout: float = 20.0) -> None:
-    """Poll a page expression from Python. (Playwright's wait_for_function evaluates strings in
-    the page, which the console's strict CSP rightly forbids.)"""
-    wait_for(
-        lambda: page.evaluate(f"async () => Boolean(await ({expression}))"), expression, timeout
-    )
-
-
-def test_call_both_ways_then_end(deployment: LocalDeployment, specialist_page: Page) -> None:
+def test_call_both_ways_then_end(
+    deployment: LocalDeployment, specialist_page: Page, kiosk: Page
+) -> None:
     branch, page = deployment.branch, specialist_page
     assert branch is not None and deployment.redis is not None
 
     # The resident asks for a counter at the kiosk.
-    kiosk = page.context.new_page()
-    kiosk.goto(branch.kiosk_url + "/")
     kiosk.click("button[data-purpose=moving]")
     # The device check first: the resident sees themselves and the microphone's level.
     kiosk.wait_for_selector("#screen-check:not([hidden])")

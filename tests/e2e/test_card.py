@@ -4,15 +4,15 @@ pcscd with vpcd and the software card, Chromium for the console and the kiosk.""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import redis
 from playwright.sync_api import Page
 
+from bench.browser import wait_js
 from branch_client.card.software_card import DEMO_ADDRESS, DEMO_MY_NUMBER, DEMO_NAME
 from madoguchi.local_deployment import LocalDeployment
-from tests.branch_client.card.conftest import InsertCard, insert_card, pcscd  # noqa: F401
-from tests.e2e.test_call import wait_js
-from tests.e2e.waiting import wait_for
+from tests.branch_client.card.conftest import InsertCard
 
 PIN = "1357"
 
@@ -20,18 +20,13 @@ PIN = "1357"
 def test_card_read_prefills_the_forms(
     deployment: LocalDeployment,
     specialist_page: Page,
-    insert_card: InsertCard,  # noqa: F811
+    kiosk: Page,
+    answered_call: Callable[[str], None],
+    insert_card: InsertCard,
 ) -> None:
     branch, page = deployment.branch, specialist_page
     assert branch is not None and deployment.redis is not None
-    kiosk = page.context.browser.new_context(viewport={"width": 1280, "height": 800}).new_page()  # type: ignore[union-attr]
-    kiosk.goto(branch.kiosk_url + "/")
-    kiosk.click("button[data-purpose=moving]")
-    kiosk.click("#check-ok")
-    wait_for(lambda: branch.status()["phase"] == "waiting", "the resident to wait")
-    page.click("#ready")
-    page.wait_for_selector("#ring:not([hidden])")
-    page.click("#accept")
+    answered_call("moving")
     page.wait_for_selector("#case:not([hidden]) #apply-procedures")
 
     # 転入: the specialist keeps the suggested procedures; 住民異動届 needs the My Number.

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 import signaling as sig
-from bench.browser import console_login
 from madoguchi.local_deployment import DEMO_PASSWORD, LocalDeployment
+from madoguchi.waiting import wait_for
+from tests.e2e.conftest import StaffPage
 from tests.e2e.load import Load
-from tests.e2e.waiting import wait_for
 
 PUSH_S = 1.0
 """The hub computes the picture once a second: a change is in the next snapshot."""
@@ -29,18 +28,6 @@ def load(deployment: LocalDeployment) -> Iterator[Load]:
     scripted = Load(deployment.hub.url, deployment.redis.url)
     yield scripted
     scripted.close()
-
-
-def kiosk_post(deployment: LocalDeployment, path: str, body: dict[str, object]) -> None:
-    assert deployment.branch is not None
-    request = urllib.request.Request(  # noqa: S310 -- the kiosk on loopback
-        deployment.branch.kiosk_url + path,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "X-Madoguchi-Kiosk": "1"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=5) as res:  # noqa: S310 -- loopback
-        assert res.status == 200
 
 
 def says(selector: str, text: str) -> str:
@@ -66,11 +53,12 @@ class Dashboard:
     def shows(self, what: str, expression: str, changed_at: float) -> None:
         """``expression`` becomes true within a second (plus slack) of ``changed_at``, and the
         snapshot that made it true was computed within a second of it."""
-        deadline = changed_at + PUSH_S + BROWSER_SLACK_S
-        while not self.value(f"Boolean({expression})"):
-            if time.time() > deadline:
-                raise AssertionError(f"the dashboard did not show {what} within the second")
-            time.sleep(0.02)
+        wait_for(
+            lambda: self.value(f"Boolean({expression})"),
+            f"the dashboard to show {what} within the second",
+            timeout=changed_at + PUSH_S + BROWSER_SLACK_S - time.time(),
+            every=0.02,
+        )
         shown_at = time.time()
         generated = self.value("window.madoguchiDashboard.generatedAt")
         assert isinstance(generated, float | int)
@@ -82,18 +70,14 @@ class Dashboard:
 
 
 def test_dashboard_follows_the_load_and_the_board_the_ticket(
-    browser: Browser, deployment: LocalDeployment, load: Load
+    staff_page: StaffPage, deployment: LocalDeployment, load: Load
 ) -> None:
-    assert deployment.hub is not None and deployment.branch is not None
+    assert deployment.branch is not None
     branch = deployment.branch
-    context = browser.new_context(
-        base_url=deployment.hub.url, viewport={"width": 1280, "height": 900}
-    )
-    page = context.new_page()
-    console_login(page, "takahashi", DEMO_PASSWORD)
+    page = staff_page("takahashi", viewport={"width": 1280, "height": 900})
     page.wait_for_selector("#supervisor-view:not([hidden]) #sup-skills")
     assert page.is_hidden("#workspace-view")
-    board = context.new_page()
+    board = page.context.new_page()
     board.goto("/board/kita")
     dash = Dashboard(page)
     juumin = "#sup-skills tr[data-skill=juumin]"
@@ -110,7 +94,7 @@ def test_dashboard_follows_the_load_and_the_board_the_ticket(
     )
 
     # A resident asks for a counter at the real terminal's kiosk: juumin has one waiting.
-    kiosk_post(deployment, "/api/start", {"purpose": "moving"})
+    assert branch.kiosk_post("/api/start", {"purpose": "moving"}) == 200
     waiting = wait_for(lambda: (s := branch.status())["phase"] == "waiting" and s, "the ticket")
     at = time.time()
     dash.shows(
@@ -190,7 +174,7 @@ def test_dashboard_follows_the_load_and_the_board_the_ticket(
 
     # The resident rates the service on the kiosk: the satisfaction tile counts it.
     wait_for(lambda: branch.status()["ask_rating"], "the kiosk to ask for a rating")
-    kiosk_post(deployment, "/api/rate", {"score": 5})
+    assert branch.kiosk_post("/api/rate", {"score": 5}) == 200
     dash.shows(
         "a rating of 5",
         says("#tile-satisfaction .value", "5.0 / 5"),
@@ -209,4 +193,3 @@ def test_dashboard_follows_the_load_and_the_board_the_ticket(
     assert "Residents served today" in page.inner_text("#tile-served")
     print(f"dashboard latencies (s): {[round(x, 2) for x in dash.latencies]}")
     assert max(dash.latencies) <= PUSH_S + BROWSER_SLACK_S
-    context.close()

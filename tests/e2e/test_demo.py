@@ -12,7 +12,7 @@ import pytest
 
 from branch_client.card.pcsc_daemon import PcscDaemon
 from madoguchi.local_deployment import free_port, http_ok
-from tests.branch_client.card.conftest import pcscd  # noqa: F401
+from madoguchi.waiting import wait_for
 
 
 def _children(parent: int) -> list[int]:
@@ -79,7 +79,7 @@ def _start_demo(tmp_path: Path) -> tuple[subprocess.Popen[str], int, int, Path]:
 def test_demo_runs_and_stops_cleanly(
     tmp_path: Path,
     stop: signal.Signals,
-    pcscd: PcscDaemon,  # noqa: F811 -- the machine's pcscd runs, so the demo starts none
+    pcscd: PcscDaemon,  # the machine's pcscd runs, so the demo starts none
 ) -> None:
     proc, hub_port, kiosk_port, data_dir = _start_demo(tmp_path)
     try:
@@ -90,10 +90,13 @@ def test_demo_runs_and_stops_cleanly(
         assert (data_dir / "redis" / "appendonlydir").is_dir()  # AOF on
         proc.send_signal(stop)
         proc.wait(timeout=30)
-        deadline = time.monotonic() + 15
-        while any(map(_alive, children)) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert [pid for pid in children if _alive(pid)] == []
+        wait_for(
+            lambda: not any(map(_alive, children)),
+            lambda: (
+                f"redis, the hub and the terminal to exit (alive: {list(filter(_alive, children))})"
+            ),
+            timeout=15,
+        )
         assert not http_ok(f"http://127.0.0.1:{hub_port}/healthz")
     finally:
         if proc.poll() is None:

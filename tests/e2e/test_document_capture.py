@@ -5,25 +5,24 @@ uploads it, the console shows it; the specialist marks a region and the kiosk sh
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from playwright.sync_api import Page
 
+from bench.browser import drag, wait_js
 from madoguchi.local_deployment import LocalDeployment
-from tests.e2e.test_call import wait_js
-from tests.e2e.waiting import wait_for
+from madoguchi.waiting import wait_for
 
 
-def test_capture_view_and_mark(deployment: LocalDeployment, specialist_page: Page) -> None:
+def test_capture_view_and_mark(
+    deployment: LocalDeployment,
+    specialist_page: Page,
+    kiosk: Page,
+    answered_call: Callable[[str], None],
+) -> None:
     branch, page = deployment.branch, specialist_page
     assert branch is not None
-    kiosk = page.context.browser.new_context(viewport={"width": 1280, "height": 800}).new_page()  # type: ignore[union-attr]
-    kiosk.goto(branch.kiosk_url + "/")
-    kiosk.click("button[data-purpose=certificate]")
-    kiosk.click("#check-ok")
-    wait_for(lambda: branch.status()["phase"] == "waiting", "the resident to wait")
-    page.click("#ready")
-    page.wait_for_selector("#ring:not([hidden])")
-    page.click("#accept")
+    answered_call("certificate")
     page.wait_for_selector("#documents:not([hidden]) #doc-capture")
 
     # The specialist asks; the kiosk shows the stand's live view with the page's outline.
@@ -72,12 +71,7 @@ def test_capture_view_and_mark(deployment: LocalDeployment, specialist_page: Pag
     # The specialist marks a region of the first page; the kiosk shows it on that page.
     page.click("#doc-thumbs button >> nth=0")
     page.click("#doc-mark-mode")
-    box = page.locator("#doc-image").bounding_box()
-    assert box is not None
-    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.3)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5, steps=5)
-    page.mouse.up()
+    drag(page, "#doc-image", (0.2, 0.3), (0.6, 0.5))
     mark = wait_for(lambda: branch.status()["document_mark"], "the mark at the terminal")
     assert mark["has_page"] and mark["document_id"] == pages[0]["document_id"]
     kiosk.wait_for_selector("#mark-panel:not([hidden])")

@@ -15,10 +15,10 @@ import redis
 from PIL import Image, ImageDraw
 from playwright.sync_api import Page, Request
 
+from bench.browser import drag, wait_js
 from hub.redis_keys import peer_channel
 from madoguchi.local_deployment import DEMO_TERMINAL, LocalDeployment
-from tests.e2e.test_call import wait_js
-from tests.e2e.waiting import wait_for
+from madoguchi.waiting import wait_for
 
 WIDTH, HEIGHT = 1200, 1600  # the corrected page
 ORIGINAL = (2000, 1500)  # the camera's still
@@ -76,13 +76,7 @@ def test_document_viewer(deployment: LocalDeployment, specialist_page: Page) -> 
     to_terminal.subscribe(peer_channel("terminal", DEMO_TERMINAL[0]))
 
     # A resident at the terminal, answered.
-    request = urllib.request.Request(  # noqa: S310 -- loopback
-        branch.kiosk_url + "/api/start",
-        data=json.dumps({"purpose": "moving"}).encode(),
-        method="POST",
-        headers={"X-Madoguchi-Kiosk": "1", "Content-Type": "application/json"},
-    )
-    urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 -- loopback
+    branch.kiosk_post("/api/start", {"purpose": "moving"})
     page.click("#ready")
     page.wait_for_selector("#ring:not([hidden])")
     page.click("#accept")
@@ -188,14 +182,7 @@ def test_document_viewer(deployment: LocalDeployment, specialist_page: Page) -> 
     page.click("#doc-fit")
     page.click("#doc-mark-mode")
     page.locator("#doc-viewport").scroll_into_view_if_needed()
-    image = page.locator("#doc-image").bounding_box()
-    assert image is not None
-    left, top, w, h = image["x"], image["y"], image["width"], image["height"]
-    page.mouse.move(left + 0.25 * w, top + 0.5 * h)
-    page.mouse.down()
-    page.mouse.move(left + 0.5 * w, top + 0.55 * h, steps=5)
-    page.mouse.move(left + 0.75 * w, top + 0.6 * h, steps=5)
-    page.mouse.up()
+    drag(page, "#doc-image", (0.25, 0.5), (0.5, 0.55), (0.75, 0.6))
     mark = next_relayed(to_terminal, "document.mark")
     assert mark["session_id"] == sid and mark["document_id"] == doc and not mark["clear"]
     for key, expected in (("x", 2500), ("y", 5000), ("w", 5000), ("h", 1000)):

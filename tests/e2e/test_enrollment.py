@@ -5,7 +5,6 @@ from __future__ import annotations
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,6 +79,5 @@ def test_enroll_with_a_code_then_run_from_the_saved_token(
 def _online(port: int) -> bool:
     try:
         return bool(http_json(f"http://127.0.0.1:{port}/api/status")["link"] == "online")
-    except OSError:
-        time.sleep(0.05)
+    except OSError:  # not listening yet
         return False

@@ -5,16 +5,16 @@ the application lands in the central intake once — with the My Number never in
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import redis
 from playwright.sync_api import Page
 
-from bench.browser import console_login
+from bench.browser import wait_js
 from branch_client.card.software_card import DEMO_NAME, DEMO_PIN
-from madoguchi.local_deployment import DEMO_PASSWORD, LocalDeployment
-from tests.branch_client.card.conftest import InsertCard, insert_card, pcscd  # noqa: F401
-from tests.e2e.test_call import wait_js
-from tests.e2e.waiting import wait_for
+from madoguchi.local_deployment import LocalDeployment
+from tests.branch_client.card.conftest import InsertCard
+from tests.e2e.conftest import StaffPage
 
 FORM = "juuminhyou_koufu"
 
@@ -22,18 +22,14 @@ FORM = "juuminhyou_koufu"
 def test_fill_review_sign_submit(
     deployment: LocalDeployment,
     specialist_page: Page,
-    insert_card: InsertCard,  # noqa: F811
+    staff_page: StaffPage,
+    kiosk: Page,
+    answered_call: Callable[[str], None],
+    insert_card: InsertCard,
 ) -> None:
     branch, page = deployment.branch, specialist_page
     assert branch is not None and deployment.redis is not None
-    kiosk = page.context.browser.new_context(viewport={"width": 1280, "height": 800}).new_page()  # type: ignore[union-attr]
-    kiosk.goto(branch.kiosk_url + "/")
-    kiosk.click("button[data-purpose=certificate]")
-    kiosk.click("#check-ok")
-    wait_for(lambda: branch.status()["phase"] == "waiting", "the resident to wait")
-    page.click("#ready")
-    page.wait_for_selector("#ring:not([hidden])")
-    page.click("#accept")
+    answered_call("certificate")
     page.wait_for_selector("#case:not([hidden]) #apply-procedures")
     assert page.input_value("#life-event") == "shoumeisho"
     page.uncheck("input[name=procedure][value=zei_shoumei]")
@@ -114,8 +110,7 @@ def test_fill_review_sign_submit(
 
     # The back office claims it, reads it (the form's values, their provenance) and returns it;
     # the specialist is told, with the reason.
-    office = page.context.browser.new_context(base_url=deployment.hub.url).new_page()  # type: ignore[union-attr]
-    console_login(office, "yamada", DEMO_PASSWORD)
+    office = staff_page("yamada")
     office.wait_for_selector("#intake-view:not([hidden]) #intake-claim")
     office.click("#intake-claim")
     office.wait_for_selector("#intake-current")

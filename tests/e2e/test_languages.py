@@ -3,14 +3,15 @@ tables in both languages, the console keeps the choice across a reload, and no s
 
 from __future__ import annotations
 
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
+from bench.browser import wait_js
 from madoguchi.local_deployment import LocalDeployment
-from tests.e2e.test_call import wait_js
+from tests.e2e.conftest import NewContext
 
 
-def _open(browser: Browser, url: str, ready: str, errors: list[str]) -> Page:
-    page = browser.new_context().new_page()
+def _open(new_context: NewContext, url: str, ready: str, errors: list[str]) -> Page:
+    page = new_context().new_page()
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url)
     page.wait_for_selector(ready)
@@ -26,11 +27,13 @@ def _toggle(page: Page, texts: dict[str, tuple[str, str]], to: str) -> None:
 
 
 def test_the_kiosk_speaks_japanese_then_english(
-    browser: Browser, deployment: LocalDeployment
+    new_context: NewContext, deployment: LocalDeployment
 ) -> None:
     assert deployment.branch is not None
     errors: list[str] = []
-    kiosk = _open(browser, deployment.branch.kiosk_url + "/", "#screen-idle:not([hidden])", errors)
+    kiosk = _open(
+        new_context, deployment.branch.kiosk_url + "/", "#screen-idle:not([hidden])", errors
+    )
     welcome = {
         "#idle-title": ("ご用件をお選びください", "What can we help you with?"),
         "button[data-purpose=moving]": ("引っ越し", "Moving"),
@@ -46,11 +49,11 @@ def test_the_kiosk_speaks_japanese_then_english(
 
 
 def test_the_console_keeps_english_across_a_reload(
-    browser: Browser, deployment: LocalDeployment
+    new_context: NewContext, deployment: LocalDeployment
 ) -> None:
     assert deployment.hub is not None
     errors: list[str] = []
-    page = _open(browser, deployment.hub.url + "/console/", "#login-view:not([hidden])", errors)
+    page = _open(new_context, deployment.hub.url + "/console/", "#login-view:not([hidden])", errors)
     _toggle(page, {"#login-title": ("職員ログイン", "Staff login")}, "en")
     page.reload()
     page.wait_for_selector("#login-view:not([hidden])")

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
-
 import pytest
 from playwright.sync_api import Page
 
 from madoguchi.local_deployment import LocalDeployment
-from tests.e2e.waiting import wait_for
-
-
-def _kiosk_start(kiosk_url: str, purpose: str) -> None:
-    request = urllib.request.Request(  # noqa: S310 -- loopback
-        kiosk_url + "/api/start",
-        data=json.dumps({"purpose": purpose}).encode(),
-        method="POST",
-        headers={"X-Madoguchi-Kiosk": "1", "Content-Type": "application/json"},
-    )
-    urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
+from madoguchi.waiting import wait_for
 
 
 @pytest.mark.parametrize("how", ["sigterm", "kill -9"])
@@ -28,15 +15,7 @@ def test_terminal_resumes_its_session_after_a_hub_restart(
 ) -> None:
     hub, branch = deployment.hub, deployment.branch
     assert hub is not None and branch is not None
-    import urllib.request
-
-    request = urllib.request.Request(  # noqa: S310 -- loopback
-        branch.kiosk_url + "/api/start",
-        data=b'{"purpose": "certificate"}',
-        method="POST",
-        headers={"X-Madoguchi-Kiosk": "1", "Content-Type": "application/json"},
-    )
-    urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
+    branch.kiosk_post("/api/start", {"purpose": "certificate"})
     before = wait_for(lambda: (s := branch.status())["phase"] == "waiting" and s, "waiting")
 
     hub.kill() if how == "kill -9" else hub.stop()
@@ -58,7 +37,7 @@ def test_a_call_survives_a_hub_kill_and_both_sides_resume(
     hub, branch, page = deployment.hub, deployment.branch, specialist_page
     assert hub is not None and branch is not None
     page.click("#ready")
-    _kiosk_start(branch.kiosk_url, "moving")
+    branch.kiosk_post("/api/start", {"purpose": "moving"})
     page.wait_for_selector("#ring:not([hidden])")
     page.click("#accept")
     wait_for(lambda: branch.status()["phase"] == "in_call", "the call")

@@ -16,7 +16,6 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import redis.asyncio as aioredis
 
 from hub.accounts.store import add_account
 from madoguchi.local_deployment import HubProcess, RedisServer
+from madoguchi.waiting import wait_for_async
 from tests.hub.intake.samples import certificate_bundle, open_session
 
 CLIENTS = 6
@@ -58,7 +58,7 @@ class Client:
                         return
             except (aiohttp.ClientError, TimeoutError):
                 pass
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # a retry's pause: the hub may be down for a while
 
     async def submit(self, application_id: str) -> str:
         body = {
@@ -80,7 +80,7 @@ class Client:
                     assert res.status in (500, 502, 503), await res.text()
             except (aiohttp.ClientError, TimeoutError):
                 pass
-            await asyncio.sleep(0.05 + self.rng.random() * 0.1)
+            await asyncio.sleep(0.05 + self.rng.random() * 0.1)  # a retry's backoff, jittered
 
     async def run(self, count: int) -> None:
         await self.login()
@@ -93,13 +93,6 @@ class Client:
 
     async def close(self) -> None:
         await self.http.close()
-
-
-async def _until(what: str, ready: Callable[[], bool], within_s: float = 30.0) -> None:
-    deadline = time.monotonic() + within_s
-    while not ready():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
 
 
 async def _seed(url: str) -> None:
@@ -120,6 +113,15 @@ async def test_nothing_acknowledged_is_lost_through_kill_9(tmp_path: Path) -> No
     attempts: Counter[str] = Counter()
     clients: list[Client] = []
     work: asyncio.Future[Any] | None = None
+
+    async def acks(count: int, what: str) -> None:
+        await wait_for_async(
+            lambda: len(acked) >= count,
+            lambda: f"{what} ({len(acked)} of {count} acknowledged)",
+            30.0,
+            every=0.02,
+        )
+
     try:
         await _seed(redis_server.url)
         await asyncio.to_thread(hub.start)
@@ -128,22 +130,22 @@ async def test_nothing_acknowledged_is_lost_through_kill_9(tmp_path: Path) -> No
         total = CLIENTS * PER_CLIENT
         crashes: list[str] = []
 
-        await _until("the first acks", lambda: len(acked) >= total // 5)
+        await acks(total // 5, "the first acks")
         redis_server.kill()
         crashes.append(f"redis at {len(acked)}")
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # the outage under test: clients meet a dead Redis meanwhile
         await asyncio.to_thread(redis_server.start)
 
-        await _until("acks after redis came back", lambda: len(acked) >= 2 * total // 5)
+        await acks(2 * total // 5, "acks after redis came back")
         hub.kill()
         crashes.append(f"hub at {len(acked)}")
         await asyncio.to_thread(hub.start)
 
-        await _until("acks after the hub came back", lambda: len(acked) >= 3 * total // 5)
+        await acks(3 * total // 5, "acks after the hub came back")
         hub.kill()
         redis_server.kill()
         crashes.append(f"both at {len(acked)}")
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # the outage under test: both down while the clients retry
         await asyncio.to_thread(redis_server.start)
         await asyncio.to_thread(hub.start)
 

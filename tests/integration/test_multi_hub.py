@@ -24,7 +24,8 @@ import signaling as sig
 from hub.accounts.store import add_account
 from hub.sessions.router import ROUTING_FILE
 from hub.sessions.store import Store
-from madoguchi.local_deployment import HubProcess, RedisServer
+from madoguchi.local_deployment import HubProcess
+from madoguchi.waiting import wait_for_async
 
 HUBS = 3
 TERMINALS = 100
@@ -38,7 +39,7 @@ RUN_LIMIT_S = 240.0
 
 @dataclass
 class Cluster:
-    redis: RedisServer
+    redis_url: str
     hubs: list[HubProcess]
     tokens: dict[str, str]
 
@@ -48,20 +49,18 @@ class Cluster:
 
 
 @pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+async def cluster(tmp_path: Path, redis_url: str) -> AsyncIterator[Cluster]:
+    """Three hubs on the shared Redis (emptied for this test), with short routing timers."""
     routing = json.loads(ROUTING_FILE.read_text(encoding="utf-8"))
     routing.update(offer_timeout_s=1.5, decline_cooldown_s=0.5, wrap_up_s=3)
     routing_file = tmp_path / "routing.json"
     routing_file.write_text(json.dumps(routing), encoding="utf-8")
-    redis_server = RedisServer(tmp_path / "redis")
-    redis_server.start()
     env = {"MADOGUCHI_ROUTING_FILE": str(routing_file), "MADOGUCHI_PRESENCE_GRACE_S": "60"}
     hubs = [
-        HubProcess(redis_server.url, tmp_path / "hubs", hub_id=f"hub{i}", env=env)
-        for i in range(HUBS)
+        HubProcess(redis_url, tmp_path / "hubs", hub_id=f"hub{i}", env=env) for i in range(HUBS)
     ]
     try:
-        r = aioredis.from_url(redis_server.url, decode_responses=True)
+        r = aioredis.from_url(redis_url, decode_responses=True)
         await asyncio.gather(
             *(
                 add_account(
@@ -83,11 +82,10 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
         await r.aclose()
         for hub in hubs:
             await asyncio.to_thread(hub.start)
-        yield Cluster(redis_server, hubs, tokens)
+        yield Cluster(redis_url, hubs, tokens)
     finally:
         for hub in hubs:
             hub.stop()
-        redis_server.stop()
 
 
 class Link:
@@ -140,6 +138,7 @@ class Link:
                 pass
             self.ws = None
             attempt += 1
+            # A reconnect's backoff, exponential and jittered, as the terminal's and console's.
             await asyncio.sleep(min(2.0, 0.05 * 2**attempt) * self.rng.uniform(0.5, 1.0))
 
 
@@ -204,7 +203,7 @@ async def _terminal(
         state["sid"] = None
         state["purpose"] = rng.choice(list(PURPOSES))
         if state["count"] < TICKETS_EACH:
-            await asyncio.sleep(rng.uniform(0, 0.05))
+            await asyncio.sleep(rng.uniform(0, 0.05))  # the load's jitter: the next resident
             await start(link)
 
     async def on_message(link: Link, m: sig.Message) -> None:
@@ -258,11 +257,11 @@ async def _specialist(
         task.add_done_callback(pending.discard)
 
     async def later(delay: float, message: sig.Message, link: Link) -> None:
-        await asyncio.sleep(delay)
+        await asyncio.sleep(delay)  # the load's pacing: a specialist acts after a while
         await link.send(message)
 
     async def act(link: Link, sid: str) -> None:
-        await asyncio.sleep(rng.uniform(0.02, 0.2))
+        await asyncio.sleep(rng.uniform(0.02, 0.2))  # the load's jitter: time with the resident
         if ledger.holds.get(who) != sid:
             return
         roll = rng.random()
@@ -359,14 +358,14 @@ async def test_a_thousand_tickets_across_three_hubs_with_a_hub_killed(cluster: C
             rng = random.Random(7)
             killed = False
             while not done.is_set():
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(0.5)  # the chaos's pace: three drops every half second
                 for link in rng.sample(links, 3):  # random network drops
                     await link.drop()
                 if not killed and remaining[0] < TERMINALS * TICKETS_EACH * 0.6:
                     killed = True
                     kills.append(remaining[0])
                     cluster.hubs[1].kill()
-                    await asyncio.sleep(2.0)
+                    await asyncio.sleep(2.0)  # the outage under test: its clients move elsewhere
                     await asyncio.to_thread(cluster.hubs[1].start)
 
         chaos_task = asyncio.create_task(chaos())
@@ -390,19 +389,22 @@ async def test_a_thousand_tickets_across_three_hubs_with_a_hub_killed(cluster: C
     assert ledger.accepts > 500 and ledger.declines > 20 and ledger.transfers > 50
     assert ledger.ignored > 10
 
-    r = aioredis.from_url(cluster.redis.url, decode_responses=True)
+    r = aioredis.from_url(cluster.redis_url, decode_responses=True)
     try:
         # Wrap-ups left open close by themselves within wrap_up_s.
-        deadline = time.monotonic() + 15
-        while True:
-            views = {}
+        views: dict[str, dict[str, str]] = {}
+
+        async def all_ended() -> bool:
+            views.clear()
             async for key in r.scan_iter(match="mdg:session:*", count=500):
                 views[key.removeprefix("mdg:session:")] = await r.hgetall(key)
-            open_ = [sid for sid, v in views.items() if v["state"] != "ended"]
-            if not open_ or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.5)
-        assert open_ == [], [(s, views[s]["state"]) for s in open_[:5]]
+            return all(v["state"] == "ended" for v in views.values())
+
+        def still_open() -> str:
+            open_ = [(sid, v["state"]) for sid, v in views.items() if v["state"] != "ended"]
+            return f"every session to end by itself; open: {open_[:5]}"
+
+        await wait_for_async(all_ended, still_open, 15, every=0.5)
         per_terminal: dict[str, list[str]] = defaultdict(list)
         for sid, v in views.items():
             per_terminal[v["terminal_id"]].append(sid)
