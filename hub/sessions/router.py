@@ -52,6 +52,8 @@ class Rules:
     terminal_purposes: tuple[sig.Purpose, ...] = ()
     """The purposes with their names, in the catalog's order: what a terminal is told it may
     offer (its ``hello``)."""
+    priority_names: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Each priority's Japanese and English name, for the staff screens."""
 
     def skill_for(self, purpose: str) -> str | None:
         return self.purposes.get(purpose)
@@ -72,6 +74,9 @@ def rules_from(data: Mapping[str, Any]) -> Rules:
         terminal_purposes=_terminal_purposes(data["purposes"]),
         ticket_prefix=dict(data["ticket_prefix"]),
         priorities={k: int(v["level"]) for k, v in data["priorities"].items()},
+        priority_names={
+            k: (str(v.get("ja", k)), str(v.get("en", k))) for k, v in data["priorities"].items()
+        },
         **{
             k: data[k]
             for k in (
@@ -110,18 +115,25 @@ def load_rules(path: Path = ROUTING_FILE) -> Rules:
     return rules_from(json.loads(path.read_text(encoding="utf-8")))
 
 
-def staff_catalog(rules: Rules, path: Path = ROUTING_FILE) -> dict[str, Any]:
-    """What staff screens show: purposes, skills and priorities with Japanese and English names."""
+def staff_catalog(rules: Rules) -> dict[str, Any]:
+    """What staff screens show: purposes, skills and priorities with Japanese and English names,
+    all from the rules the hub runs with (its routing file, not the shipped one)."""
     from hub.catalog import load_skills
 
-    data = json.loads(path.read_text(encoding="utf-8"))
     skills = load_skills()
     return {
-        "purposes": {k: {**v, "skill": rules.purposes.get(k)} for k, v in data["purposes"].items()},
+        "purposes": {
+            p.id: {"skill": rules.purposes.get(p.id), "ja": p.ja, "en": p.en}
+            for p in rules.terminal_purposes
+        },
         "skills": {
             key: {"ja": s.ja, "en": s.en} for key, s in skills.items() if key in rules.ticket_prefix
         },
-        "priorities": data["priorities"],
+        "priorities": {
+            name: dict(zip(("ja", "en"), rules.priority_names.get(name, (name, name)), strict=True))
+            | {"level": level}
+            for name, level in rules.priorities.items()
+        },
     }
 
 

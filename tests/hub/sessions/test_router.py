@@ -19,6 +19,7 @@ from hub.sessions.router import (
     load_rules,
     pick_ticket,
     rules_from,
+    staff_catalog,
 )
 from tests.hub.sessions.routing_ops import (
     NAMES,
@@ -53,6 +54,26 @@ def test_a_purpose_a_terminal_cannot_take_fails_when_the_hub_starts(entry: objec
     data = json.loads(ROUTING_FILE.read_text(encoding="utf-8"))
     with pytest.raises(ValueError, match="purpose"):
         rules_from({**data, "purposes": {**data["purposes"], "moving": entry}})
+
+
+def test_the_staff_screens_are_told_the_names_of_the_routing_the_hub_runs_with() -> None:
+    shipped = json.loads(ROUTING_FILE.read_text(encoding="utf-8"))
+    assert staff_catalog(RULES)["purposes"] == {
+        k: {"skill": v["skill"], "ja": v["ja"], "en": v["en"]}
+        for k, v in shipped["purposes"].items()
+    }
+    assert staff_catalog(RULES)["priorities"] == shipped["priorities"]
+    # A deployment's own routing file: its names, its purposes, not the shipped ones.
+    own = {
+        **shipped,
+        "purposes": {"pension": {"skill": "juumin", "ja": "年金の相談", "en": "Pensions"}},
+        "priorities": {"normal": {"level": 0, "ja": "一般", "en": "General"}},
+    }
+    catalog = staff_catalog(rules_from(own))
+    assert catalog["purposes"] == {
+        "pension": {"skill": "juumin", "ja": "年金の相談", "en": "Pensions"}
+    }
+    assert catalog["priorities"] == {"normal": {"level": 0, "ja": "一般", "en": "General"}}
 
 
 def _model(*specialists: Specialist) -> Model:
